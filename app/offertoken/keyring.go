@@ -1,0 +1,133 @@
+package offertoken
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Keyring holds the HMAC secrets offer tokens are signed and verified with.
+// The first key signs new tokens; every key verifies tokens that name it.
+//
+// A Keyring is immutable after ParseKeyring and safe for concurrent use.
+type Keyring struct {
+	keys []key
+	// legacy is set when the config was one plain secret: tokens are then
+	// minted without a "kid", exactly as the legacy Node.js system did.
+	legacy bool
+}
+
+type key struct {
+	id     string
+	secret []byte
+}
+
+// ParseKeyring parses the TOKEN_SECRET config value.
+//
+// If every comma-separated element has the form kid:secret, where kid is
+// non-empty and made only of [A-Za-z0-9_-], the value is a rotation list and
+// its first entry signs new tokens, e.g. "k2:new-secret,k1:old-secret".
+// Anything else is one legacy secret used verbatim, so a legacy secret that
+// happens to contain ':' or ',' keeps working. The secret after the first ':'
+// may itself contain ':' but not ','. Nothing is trimmed: the legacy secret
+// must match the Node.js system byte for byte.
+func ParseKeyring(s string) (*Keyring, error) {
+	if s == "" {
+		return nil, ErrNoSecret
+	}
+	keys, ok, err := parseRotationList(s)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &Keyring{keys: []key{{secret: []byte(s)}}, legacy: true}, nil
+	}
+	return &Keyring{keys: keys}, nil
+}
+
+// parseRotationList reports ok=false when s is not in rotation-list form.
+// It returns an error only for a value that is clearly meant as a list but
+// cannot be used, rather than silently treating it as a legacy secret.
+func parseRotationList(s string) (keys []key, ok bool, err error) {
+	elems := strings.Split(s, ",")
+	keys = make([]key, 0, len(elems))
+	for _, e := range elems {
+		id, secret, found := strings.Cut(e, ":")
+		if !found || !validKeyID(id) {
+			return nil, false, nil
+		}
+		keys = append(keys, key{id: id, secret: []byte(secret)})
+	}
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if len(k.secret) == 0 {
+			return nil, false, fmt.Errorf("parse token keyring: key %q: %w", k.id, ErrNoSecret)
+		}
+		if seen[k.id] {
+			// A duplicate would make verification depend on list order.
+			return nil, false, fmt.Errorf("parse token keyring: duplicate key id %q", k.id)
+		}
+		seen[k.id] = true
+	}
+	return keys, true, nil
+}
+
+func validKeyID(id string) bool {
+	if id == "" {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// signingKey returns the key new tokens are signed with.
+func (k *Keyring) signingKey() (key, error) {
+	if k == nil || len(k.keys) == 0 {
+		return key{}, ErrNoSecret
+	}
+	return k.keys[0], nil
+}
+
+// verifyingKey returns the key a token naming kid must be signed with. A
+// token without a kid predates rotation and is checked against the first key.
+func (k *Keyring) verifyingKey(kid string) (key, error) {
+	if k == nil || len(k.keys) == 0 {
+		return key{}, ErrNoSecret
+	}
+	if kid == "" {
+		return k.keys[0], nil
+	}
+	if !k.legacy {
+		for _, c := range k.keys {
+			if c.id == kid {
+				return c, nil
+			}
+		}
+	}
+	return key{}, ErrUnknownKey
+}
+
+// String describes the keyring without its secrets, so that logging or
+// printing a Keyring by mistake cannot leak them.
+func (k *Keyring) String() string {
+	if k == nil || len(k.keys) == 0 {
+		return "offertoken.Keyring(empty)"
+	}
+	if k.legacy {
+		return "offertoken.Keyring(legacy secret)"
+	}
+	ids := make([]string, len(k.keys))
+	for i, c := range k.keys {
+		ids[i] = c.id
+	}
+	return "offertoken.Keyring(" + strings.Join(ids, ",") + ")"
+}
+
+// GoString is String for %#v, which would otherwise print the secrets.
+func (k *Keyring) GoString() string { return k.String() }

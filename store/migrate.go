@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/technifold/technifold/migrations"
+)
+
+// migrationFiles lists the embedded migrations in the order they apply.
+func migrationFiles(fsys fs.FS) ([]string, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// migrate applies each pending migration in its own IMMEDIATE transaction, recording it in
+// schema_migrations in the same transaction, so a failed migration leaves nothing behind and
+// two processes starting together apply each migration once.
+func migrate(ctx context.Context, w *sql.DB, now func() time.Time) error {
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := migrationFiles(migrations.FS)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		body, err := fs.ReadFile(migrations.FS, name)
+		if err != nil {
+			return err
+		}
+		if err := applyMigration(ctx, w, name, string(body), now().UTC()); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, w *sql.DB, name, body string, now time.Time) error {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
+		name, FormatTime(now)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// PendingMigrations lists embedded migrations not yet applied (empty once Open has run).
+func (db *DB) PendingMigrations(ctx context.Context) ([]string, error) {
+	names, err := migrationFiles(migrations.FS)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		applied[n] = true
+	}
+	var pending []string
+	for _, n := range names {
+		if !applied[n] {
+			pending = append(pending, n)
+		}
+	}
+	return pending, rows.Err()
+}
+
+// AppliedMigrations lists applied migration names in order.
+func (db *DB) AppliedMigrations(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// isLitestreamTable reports whether a table belongs to Litestream, which every schema tool ignores.
+func isLitestreamTable(name string) bool { return strings.HasPrefix(name, "_litestream_") }
