@@ -164,6 +164,25 @@ type Tx struct {
 	now time.Time
 	db  *DB
 	req *writeReq
+	// stmts caches prepared statements for the life of the transaction (bulk imports).
+	stmts map[string]*sql.Stmt
+}
+
+// exec runs query through a statement prepared once per transaction.
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	st, ok := tx.stmts[query]
+	if !ok {
+		var err error
+		if st, err = tx.Tx.PrepareContext(context.WithoutCancel(ctx), query); err != nil {
+			return nil, translate(err)
+		}
+		tx.stmts[query] = st
+	}
+	res, err := st.ExecContext(context.WithoutCancel(ctx), args...)
+	return res, translate(err)
 }
 
 // Now is the transaction's fixed time.

@@ -1,0 +1,288 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration, read from the environment with a flag override for each.
+type Config struct {
+	Addr         string
+	DatabasePath string
+	BaseURL      string
+
+	StripeSecretKey     string
+	StripeWebhookSecret string // comma-separated for rotation
+	StripeAPIBase       string
+
+	ZohoWebhookSecret    string
+	ZohoClientID         string
+	ZohoClientSecret     string
+	ZohoRefreshToken     string
+	ZohoOrganizationID   string
+	ZohoDC               string
+	ZohoAccountsURL      string
+	ZohoBooksAPIURL      string
+	ZohoDepositAccountID string
+	ZohoRatePerMinute    int
+
+	CronSecret    string
+	TokenSecret   string
+	AdminAPIToken string
+	AdminEmail    string
+	AdminPassword string
+
+	SMTPURL  string
+	MailFrom string
+
+	ReplicaURL       string
+	LitestreamConfig string
+
+	LogLevel  string
+	LogFormat string
+
+	JobRetention         time.Duration
+	WebhookBodyRetention time.Duration
+	WorkerConcurrency    int
+
+	envErrs []string // environment values that did not parse
+}
+
+// setting describes one configuration value: its variable, flag, default and meaning.
+type setting struct {
+	env, flag, def, usage string
+	secret                bool
+	str                   *string
+	dur                   *time.Duration
+	num                   *int
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{env: "ADDR", flag: "addr", def: ":8080", usage: "HTTP listen address", str: &c.Addr},
+		{env: "DATABASE_PATH", flag: "database-path", def: "data/technifold.db", usage: "SQLite database file", str: &c.DatabasePath},
+		{env: "BASE_URL", flag: "base-url", def: "http://localhost:8080", usage: "public URL of this server (links, cookies)", str: &c.BaseURL},
+		{env: "STRIPE_SECRET_KEY", flag: "stripe-secret-key", usage: "Stripe API key (checkout, reconciliation)", secret: true, str: &c.StripeSecretKey},
+		{env: "STRIPE_WEBHOOK_SECRET", flag: "stripe-webhook-secret", usage: "Stripe webhook signing secrets, comma-separated", secret: true, str: &c.StripeWebhookSecret},
+		{env: "STRIPE_API_BASE", flag: "stripe-api-base", usage: "Stripe API base URL (stripe-mock in tests)", str: &c.StripeAPIBase},
+		{env: "ZOHO_WEBHOOK_SECRET", flag: "zoho-webhook-secret", usage: "shared secret of the Zoho CRM webhook (X-Zoho-Secret)", secret: true, str: &c.ZohoWebhookSecret},
+		{env: "ZOHO_CLIENT_ID", flag: "zoho-client-id", usage: "Zoho OAuth client id", str: &c.ZohoClientID},
+		{env: "ZOHO_CLIENT_SECRET", flag: "zoho-client-secret", usage: "Zoho OAuth client secret", secret: true, str: &c.ZohoClientSecret},
+		{env: "ZOHO_REFRESH_TOKEN", flag: "zoho-refresh-token", usage: "Zoho OAuth refresh token", secret: true, str: &c.ZohoRefreshToken},
+		{env: "ZOHO_ORGANIZATION_ID", flag: "zoho-organization-id", usage: "Zoho Books organization id", str: &c.ZohoOrganizationID},
+		{env: "ZOHO_DC", flag: "zoho-dc", def: "com", usage: "Zoho data centre: com, eu, in, com.au, jp, ca, sa", str: &c.ZohoDC},
+		{env: "ZOHO_ACCOUNTS_URL", flag: "zoho-accounts-url", usage: "override of the Zoho accounts server base", str: &c.ZohoAccountsURL},
+		{env: "ZOHO_BOOKS_API_URL", flag: "zoho-books-api-url", usage: "override of the Zoho Books API base", str: &c.ZohoBooksAPIURL},
+		{env: "ZOHO_DEPOSIT_ACCOUNT_ID", flag: "zoho-deposit-account-id", usage: "Books account for payments and refunds", str: &c.ZohoDepositAccountID},
+		{env: "ZOHO_RATE_PER_MINUTE", flag: "zoho-rate-per-minute", def: "100", usage: "Zoho API calls per minute", num: &c.ZohoRatePerMinute},
+		{env: "CRON_SECRET", flag: "cron-secret", usage: "secret for POST /api/outbox/run", secret: true, str: &c.CronSecret},
+		{env: "TOKEN_SECRET", flag: "token-secret", usage: "offer-link signing secret (kid:secret,… for rotation)", secret: true, str: &c.TokenSecret},
+		{env: "ADMIN_API_TOKEN", flag: "admin-api-token", usage: "bearer token for /api/admin/*", secret: true, str: &c.AdminAPIToken},
+		{env: "ADMIN_EMAIL", flag: "admin-email", usage: "first admin's e-mail (created when no user exists)", str: &c.AdminEmail},
+		{env: "ADMIN_PASSWORD", flag: "admin-password", usage: "first admin's password", secret: true, str: &c.AdminPassword},
+		{env: "SMTP_URL", flag: "smtp-url", usage: "smtp://user:pass@host:587 for offer e-mails", secret: true, str: &c.SMTPURL},
+		{env: "MAIL_FROM", flag: "mail-from", usage: "From address of offer e-mails", str: &c.MailFrom},
+		{env: "REPLICA_URL", flag: "replica-url", usage: "Litestream replica: s3://bucket/path?endpoint=… or file:///path", str: &c.ReplicaURL},
+		{env: "LITESTREAM_CONFIG", flag: "litestream-config", usage: "path of a litestream.yml", str: &c.LitestreamConfig},
+		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error", str: &c.LogLevel},
+		{env: "LOG_FORMAT", flag: "log-format", usage: "json or text (default: text in a terminal, else json)", str: &c.LogFormat},
+		{env: "JOB_RETENTION", flag: "job-retention", def: "720h", usage: "how long completed outbox jobs are kept", dur: &c.JobRetention},
+		{env: "WEBHOOK_BODY_RETENTION", flag: "webhook-body-retention", def: "720h", usage: "how long raw webhook bodies are kept", dur: &c.WebhookBodyRetention},
+		{env: "WORKER_CONCURRENCY", flag: "worker-concurrency", def: "2", usage: "outbox worker pool size", num: &c.WorkerConcurrency},
+	}
+}
+
+// BindFlags registers a flag for every setting on fs, defaulting to the environment's value.
+// getenv is os.Getenv outside tests.
+func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, s := range c.settings() {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		usage := s.usage + " (" + s.env + ")"
+		switch {
+		case s.str != nil:
+			fs.StringVar(s.str, s.flag, v, usage)
+		case s.dur != nil:
+			fs.Var(&durationValue{p: s.dur, env: s.env}, s.flag, usage)
+			if err := fs.Set(s.flag, v); err != nil {
+				c.envErrs = append(c.envErrs, err.Error())
+			}
+		case s.num != nil:
+			fs.Var(&intValue{p: s.num, env: s.env}, s.flag, usage)
+			if err := fs.Set(s.flag, v); err != nil {
+				c.envErrs = append(c.envErrs, err.Error())
+			}
+		}
+	}
+}
+
+// LoadConfig reads the environment only (for commands that take no flags).
+func LoadConfig(getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	c.BindFlags(fs, getenv)
+	return c, c.Validate()
+}
+
+// Validate checks values that are set; missing optional features are reported by Features.
+func (c *Config) Validate() error {
+	problems := append([]string(nil), c.envErrs...)
+	if c.DatabasePath == "" {
+		problems = append(problems, "DATABASE_PATH must not be empty")
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, "BASE_URL must be an absolute http(s) URL, e.g. https://shop.example.com")
+		}
+	}
+	if c.ZohoDC != "" && !validZohoDC[c.ZohoDC] {
+		problems = append(problems, "ZOHO_DC must be one of com, eu, in, com.au, jp, ca, sa")
+	}
+	if c.ZohoRatePerMinute <= 0 {
+		problems = append(problems, "ZOHO_RATE_PER_MINUTE must be a positive number")
+	}
+	if c.WorkerConcurrency <= 0 || c.WorkerConcurrency > 64 {
+		problems = append(problems, "WORKER_CONCURRENCY must be between 1 and 64")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		problems = append(problems, "LOG_LEVEL must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		problems = append(problems, "LOG_FORMAT must be json or text")
+	}
+	if c.ReplicaURL != "" && c.LitestreamConfig != "" {
+		problems = append(problems, "set REPLICA_URL or LITESTREAM_CONFIG, not both")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid configuration: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+var validZohoDC = map[string]bool{"com": true, "eu": true, "in": true, "com.au": true, "jp": true, "ca": true, "sa": true}
+
+// Feature is an optional capability and what it still needs.
+type Feature struct {
+	Name    string
+	Missing []string // variables that must be set to turn it on
+}
+
+// On reports whether the feature has all its configuration.
+func (f Feature) On() bool { return len(f.Missing) == 0 }
+
+// Why says what to set, for start-up logs and 503 answers.
+func (f Feature) Why() string {
+	if f.On() {
+		return ""
+	}
+	return f.Name + " is off: set " + strings.Join(f.Missing, ", ")
+}
+
+func need(name string, pairs ...string) Feature {
+	f := Feature{Name: name}
+	for i := 0; i < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			f.Missing = append(f.Missing, pairs[i])
+		}
+	}
+	return f
+}
+
+// Feature names used across the app.
+const (
+	FeatureCheckout      = "stripe checkout"
+	FeatureStripeWebhook = "stripe webhook"
+	FeatureZohoWebhook   = "zoho webhook"
+	FeatureZohoBooks     = "zoho books sync"
+	FeatureOutboxRun     = "outbox run endpoint"
+	FeatureOffers        = "offer links"
+	FeatureEmail         = "offer e-mails"
+	FeatureAdminAPIToken = "admin API token"
+	FeatureReplication   = "replication"
+)
+
+// Features lists every optional capability with what it is missing.
+func (c *Config) Features() []Feature {
+	repl := c.ReplicaURL
+	if repl == "" {
+		repl = c.LitestreamConfig
+	}
+	return []Feature{
+		need(FeatureCheckout, "STRIPE_SECRET_KEY", c.StripeSecretKey),
+		need(FeatureStripeWebhook, "STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret),
+		need(FeatureZohoWebhook, "ZOHO_WEBHOOK_SECRET", c.ZohoWebhookSecret),
+		need(FeatureZohoBooks, "ZOHO_CLIENT_ID", c.ZohoClientID, "ZOHO_CLIENT_SECRET", c.ZohoClientSecret,
+			"ZOHO_REFRESH_TOKEN", c.ZohoRefreshToken, "ZOHO_ORGANIZATION_ID", c.ZohoOrganizationID),
+		need(FeatureOutboxRun, "CRON_SECRET", c.CronSecret),
+		need(FeatureOffers, "TOKEN_SECRET", c.TokenSecret),
+		need(FeatureEmail, "SMTP_URL", c.SMTPURL, "TOKEN_SECRET", c.TokenSecret),
+		need(FeatureAdminAPIToken, "ADMIN_API_TOKEN", c.AdminAPIToken),
+		need(FeatureReplication, "REPLICA_URL or LITESTREAM_CONFIG", repl),
+	}
+}
+
+// Feature returns the named feature's state.
+func (c *Config) Feature(name string) Feature {
+	for _, f := range c.Features() {
+		if f.Name == name {
+			return f
+		}
+	}
+	return Feature{Name: name, Missing: []string{"(unknown feature)"}}
+}
+
+type durationValue struct {
+	p   *time.Duration
+	env string
+}
+
+func (d *durationValue) String() string {
+	if d.p == nil {
+		return ""
+	}
+	return d.p.String()
+}
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("%s must be a positive duration like 720h, got %q", d.env, s)
+	}
+	*d.p = v
+	return nil
+}
+
+type intValue struct {
+	p   *int
+	env string
+}
+
+func (i *intValue) String() string {
+	if i.p == nil {
+		return ""
+	}
+	return fmt.Sprint(*i.p)
+}
+
+func (i *intValue) Set(s string) error {
+	var v int
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return fmt.Errorf("%s must be a whole number, got %q", i.env, s)
+	}
+	*i.p = v
+	return nil
+}

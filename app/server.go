@@ -1,0 +1,164 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/technifold/technifold/store"
+)
+
+// Server is the HTTP face of the app: routes, handlers and the services they call.
+type Server struct {
+	cfg      *Config
+	db       *store.DB
+	logger   *slog.Logger
+	router   *httprouter.Router
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	jobs     *Registry
+	worker   *Worker
+
+	http *http.Server
+}
+
+// NewServer builds the server and its routes. It starts nothing: Start and Shutdown do.
+func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, db: db, logger: logger, router: httprouter.New(), registry: prometheus.NewRegistry()}
+	s.metrics = newHTTPMetrics(s.registry)
+	s.registry.MustRegister(
+		collectors.NewDBStatsCollector(db.Read(), "read"),
+		NewOutboxCollector(db),
+		newStoreCollector(db),
+	)
+	s.jobs = &Registry{}
+	s.registerJobs()
+	s.worker = NewWorker(db, s.jobs, WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: logger})
+	s.routes()
+	return s, nil
+}
+
+// Handler is the server's root handler (used directly by tests).
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Worker is the in-process outbox worker.
+func (s *Server) Worker() *Worker { return s.worker }
+
+// Jobs is the job-type registry.
+func (s *Server) Jobs() *Registry { return s.jobs }
+
+func (s *Server) routes() {
+	r := s.router
+	r.RedirectTrailingSlash = false
+	r.HandleMethodNotAllowed = true
+	r.NotFound = s.instrument("", "(not found)", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeErrorMessage(w, http.StatusNotFound, "not found")
+	}))
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeErrorMessage(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	s.handleFunc(http.MethodGet, "/healthz", s.handleHealthz)
+	s.handleFunc(http.MethodGet, "/readyz", s.handleReadyz)
+	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(
+		prometheus.Gatherers{s.registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{}))
+	s.handle(http.MethodPost, "/api/outbox/run", OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger))
+	s.handleFunc(http.MethodGet, "/", s.handleRoot)
+}
+
+func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	writeJSON(w, http.StatusOK, map[string]any{"service": "technifold", "version": Version})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz checks that the database takes a write and has every migration applied.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		s.logger.Warn("readyz: database not writable", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database is not writable"})
+		return
+	}
+	pending, err := s.db.PendingMigrations(ctx)
+	if err != nil || len(pending) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "migrations pending", "pending": pending})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Start listens on cfg.Addr (or ln when given) and starts the worker. It returns once the
+// listener is open; Serve errors are logged.
+func (s *Server) Start(ctx context.Context, ln net.Listener) (net.Addr, error) {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+			return nil, err
+		}
+	}
+	s.http = &http.Server{
+		Handler:           s.router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      75 * time.Second, // /api/outbox/run may work for 50 s
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.worker.Start(ctx)
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server stopped", "error", err)
+		}
+	}()
+	return ln.Addr(), nil
+}
+
+// Shutdown stops HTTP first (finishing requests in flight), then the worker. The caller
+// closes the database and then replication, in that order (DESIGN §7).
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	errs = append(errs, s.worker.Stop(ctx))
+	return errors.Join(errs...)
+}
+
+// storeCollector exposes the writer's group-commit counters.
+type storeCollector struct {
+	db                          *store.DB
+	batches, requests, failures *prometheus.Desc
+}
+
+func newStoreCollector(db *store.DB) *storeCollector {
+	return &storeCollector{db: db,
+		batches:  prometheus.NewDesc("technifold_db_write_commits_total", "Write transactions committed (each may carry several requests).", nil, nil),
+		requests: prometheus.NewDesc("technifold_db_write_requests_total", "Write requests handled by the group committer.", nil, nil),
+		failures: prometheus.NewDesc("technifold_db_write_failures_total", "Write requests that failed and were rolled back.", nil, nil),
+	}
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.batches
+	ch <- c.requests
+	ch <- c.failures
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	b, r, f := c.db.CommitStats()
+	ch <- prometheus.MustNewConstMetric(c.batches, prometheus.CounterValue, float64(b))
+	ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(r))
+	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(f))
+}
