@@ -126,11 +126,11 @@ func writeDemo(ctx context.Context, tx *store.Tx, anchor time.Time, res *DemoRes
 type demoProfile int
 
 const (
-	profileRegular   demoProfile = iota // orders on a steady cadence up to recently
-	profileLapsed                       // a steady cadence that stopped 70-140 days ago → reorder_reminder
-	profileDormant                      // a big spender silent for 7-14 months → engagement_needed
-	profileNewcomer                     // one order only
-	profileProspect                     // no orders at all
+	profileRegular  demoProfile = iota // orders on a steady cadence up to recently
+	profileLapsed                      // a steady cadence that stopped 70-140 days ago → reorder_reminder
+	profileDormant                     // a big spender silent for 7-14 months → engagement_needed
+	profileNewcomer                    // one order only
+	profileProspect                    // no orders at all
 )
 
 func writeDemoCompany(ctx context.Context, tx *store.Tx, rng *rand.Rand, i int, anchor time.Time, res *DemoResult,
