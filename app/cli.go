@@ -34,6 +34,12 @@ func commands() []command {
 		{"import", "import a CSV file: import {" + strings.Join(ImportKinds, "|") + "} FILE.csv", runImport},
 		{"demo", "load the demo catalogue, companies and history into the database", runDemo},
 		{"outbox", "inspect and drive the outbox: outbox list|retry ID|cancel ID|run", runOutbox},
+		{"stripe", "Stripe maintenance: stripe reconcile [--since T] applies missed events", runStripe},
+		{"token", "mint an offer link: token mint --company C [--contact K] --offer O [--campaign X] [--ttl 72h]", runToken},
+		{"restore", "restore the database from the replica: restore [--timestamp T] [--output PATH] [--force]", runRestore},
+		{"backup", "check the replica: backup verify (restores it to a temporary file and compares row counts)", runBackup},
+		{"healthcheck", "exit 0 when the local server's /healthz answers (for container health checks)", runHealthcheck},
+		{"user", "staff accounts of the admin UI: user create --email E --role admin|staff | list | disable | enable | password", runUser},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -18,6 +18,10 @@ type Config struct {
 	StripeSecretKey     string
 	StripeWebhookSecret string // comma-separated for rotation
 	StripeAPIBase       string
+	// Checkout options: shipping countries (comma list), automatic tax, promotion codes.
+	StripeShippingCountries   string
+	StripeAutomaticTax        string
+	StripeAllowPromotionCodes string
 
 	ZohoWebhookSecret    string
 	ZohoClientID         string
@@ -69,6 +73,9 @@ func (c *Config) settings() []setting {
 		{env: "STRIPE_SECRET_KEY", flag: "stripe-secret-key", usage: "Stripe API key (checkout, reconciliation)", secret: true, str: &c.StripeSecretKey},
 		{env: "STRIPE_WEBHOOK_SECRET", flag: "stripe-webhook-secret", usage: "Stripe webhook signing secrets, comma-separated", secret: true, str: &c.StripeWebhookSecret},
 		{env: "STRIPE_API_BASE", flag: "stripe-api-base", usage: "Stripe API base URL (stripe-mock in tests)", str: &c.StripeAPIBase},
+		{env: "STRIPE_SHIPPING_COUNTRIES", flag: "stripe-shipping-countries", usage: "countries Checkout collects shipping addresses for, comma-separated (GB,IE); empty: none", str: &c.StripeShippingCountries},
+		{env: "STRIPE_AUTOMATIC_TAX", flag: "stripe-automatic-tax", def: "false", usage: "let Stripe Tax compute tax at checkout (true/false)", str: &c.StripeAutomaticTax},
+		{env: "STRIPE_ALLOW_PROMOTION_CODES", flag: "stripe-allow-promotion-codes", def: "false", usage: "accept Stripe promotion codes at checkout (true/false)", str: &c.StripeAllowPromotionCodes},
 		{env: "ZOHO_WEBHOOK_SECRET", flag: "zoho-webhook-secret", usage: "shared secret of the Zoho CRM webhook (X-Zoho-Secret)", secret: true, str: &c.ZohoWebhookSecret},
 		{env: "ZOHO_CLIENT_ID", flag: "zoho-client-id", usage: "Zoho OAuth client id", str: &c.ZohoClientID},
 		{env: "ZOHO_CLIENT_SECRET", flag: "zoho-client-secret", usage: "Zoho OAuth client secret", secret: true, str: &c.ZohoClientSecret},

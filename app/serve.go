@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/technifold/technifold/store"
@@ -38,24 +39,42 @@ type ServeOptions struct {
 }
 
 // Serve runs the whole service until ctx ends, then shuts down in the order of DESIGN §7:
-// HTTP, then worker and scheduler, then the database pools.
+// HTTP, then worker and scheduler, then the database pools, then Litestream (final sync).
 func Serve(ctx context.Context, cfg *Config, opts ServeOptions) error {
 	logger := opts.Logger
+	repl, err := prepareReplication(ctx, cfg, logger) // restores a missing database first
+	if err != nil {
+		return err
+	}
+	defer closeReplication(ctx, repl, logger) // last: after the pools close (DESIGN §7)
 	db, err := store.Open(ctx, cfg.DatabasePath, store.Options{})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
 	logger.Info("database open", "path", cfg.DatabasePath)
+	if err := openReplication(ctx, repl); err != nil {
+		return err
+	}
 	if opts.Demo {
 		if err := loadDemoIfEmpty(ctx, db, logger); err != nil {
 			return err
 		}
 	}
+	if err := BootstrapAdmin(ctx, db, cfg, opts.Demo, func(format string, args ...any) {
+		if opts.Stdout != nil {
+			fmt.Fprintf(opts.Stdout, format, args...)
+		} else {
+			logger.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)))
+		}
+	}); err != nil {
+		return err
+	}
 	srv, err := NewServer(cfg, db, logger)
 	if err != nil {
 		return err
 	}
+	srv.replicator = repl
 	logFeatures(logger, cfg)
 	addr, err := srv.Start(ctx, opts.Listener)
 	if err != nil {

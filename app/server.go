@@ -27,6 +27,15 @@ type Server struct {
 	jobs     *Registry
 	worker   *Worker
 
+	// offerSession reads company and contact from the offer page's cookie; nil until the offers
+	// feature sets it. Checkout uses it for fields the request leaves out.
+	offerSession func(r *http.Request) (companyID, contactID string, ok bool)
+	stripe       *stripeService
+	// admin is the staff UI's state (templates, CSRF check, sign-in throttle); replicator is
+	// set by Serve when replication runs, for the dashboard's status and "sync now".
+	admin      *adminUI
+	replicator *store.Replicator
+
 	http *http.Server
 }
 
@@ -42,6 +51,11 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 	s.jobs = &Registry{}
 	s.registerJobs()
 	s.worker = NewWorker(db, s.jobs, WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: logger})
+	admin, err := newAdminUI(cfg, db.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.admin = admin
 	s.routes()
 	return s, nil
 }
@@ -70,6 +84,10 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(
 		prometheus.Gatherers{s.registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{}))
 	s.handle(http.MethodPost, "/api/outbox/run", OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger))
+	s.handleFunc(http.MethodPost, "/api/zoho/webhook", s.handleZohoWebhook)
+	s.stripeRoutes()
+	s.offerRoutes()
+	s.adminRoutes()
 	s.handleFunc(http.MethodGet, "/", s.handleRoot)
 }
 

@@ -30,6 +30,10 @@ type key struct {
 // happens to contain ':' or ',' keeps working. The secret after the first ':'
 // may itself contain ':' but not ','. Nothing is trimmed: the legacy secret
 // must match the Node.js system byte for byte.
+//
+// When rotating away from a plain legacy secret, give it a kid starting with
+// "legacy" (e.g. "k2:new-secret,legacy:old-secret"): links the legacy system
+// sent carry no kid and verify against the keys marked that way.
 func ParseKeyring(s string) (*Keyring, error) {
 	if s == "" {
 		return nil, ErrNoSecret
@@ -94,23 +98,38 @@ func (k *Keyring) signingKey() (key, error) {
 	return k.keys[0], nil
 }
 
-// verifyingKey returns the key a token naming kid must be signed with. A
-// token without a kid predates rotation and is checked against the first key.
-func (k *Keyring) verifyingKey(kid string) (key, error) {
+// legacyKeyPrefix marks, in a rotation list, the secrets of the legacy system: a key whose
+// id starts with it (e.g. "legacy", "legacy-node") verifies tokens that carry no kid.
+const legacyKeyPrefix = "legacy"
+
+// verifyingKeys returns the keys a token naming kid may be signed with. A token without a
+// kid predates rotation: it is checked against the plain legacy secret, or, in a rotation
+// list, against every key marked legacy (so "k2:new,legacy:old" keeps old links working),
+// or against the first key when none is marked.
+func (k *Keyring) verifyingKeys(kid string) ([]key, error) {
 	if k == nil || len(k.keys) == 0 {
-		return key{}, ErrNoSecret
+		return nil, ErrNoSecret
 	}
 	if kid == "" {
-		return k.keys[0], nil
+		var legacy []key
+		for _, c := range k.keys {
+			if strings.HasPrefix(c.id, legacyKeyPrefix) {
+				legacy = append(legacy, c)
+			}
+		}
+		if len(legacy) > 0 {
+			return legacy, nil
+		}
+		return k.keys[:1], nil
 	}
 	if !k.legacy {
 		for _, c := range k.keys {
 			if c.id == kid {
-				return c, nil
+				return []key{c}, nil
 			}
 		}
 	}
-	return key{}, ErrUnknownKey
+	return nil, ErrUnknownKey
 }
 
 // String describes the keyring without its secrets, so that logging or

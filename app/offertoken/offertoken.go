@@ -146,11 +146,18 @@ func (k *Keyring) Verify(token string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	vk, err := k.verifyingKey(c.KeyID)
+	keys, err := k.verifyingKeys(c.KeyID)
 	if err != nil {
 		return Claims{}, err
 	}
-	if !hmac.Equal(sig, sign(vk.secret, encoded)) {
+	valid := false
+	for _, vk := range keys {
+		// Every candidate is checked, so timing does not tell which one matched.
+		if hmac.Equal(sig, sign(vk.secret, encoded)) {
+			valid = true
+		}
+	}
+	if !valid {
 		return Claims{}, ErrBadSignature
 	}
 	if now.UnixMilli() > c.ExpiresAt.UnixMilli() {

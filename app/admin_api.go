@@ -1,0 +1,164 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/technifold/technifold/store"
+)
+
+// The admin JSON API (DESIGN §6). Shapes follow the system this replaces: the feed answers
+// {"events": […]}, suggestions {"suggestions": […]}. A limit that is not a number is a 400;
+// one out of range is clamped.
+
+func (s *Server) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q := r.URL.Query()
+	limit, err := queryInt(q, "limit", 50, 1, 200)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	f := store.FeedFilter{CompanyID: strings.TrimSpace(q.Get("company_id")), ContactID: strings.TrimSpace(q.Get("contact_id")),
+		Source: q.Get("source"), EventName: strings.TrimSpace(q.Get("event_name")), Limit: limit + 1}
+	if f.From, err = queryTime(q, "from"); err == nil {
+		f.To, err = queryTime(q, "to")
+	}
+	if c := q.Get("cursor"); err == nil && c != "" {
+		f.After, err = store.ParseFeedCursor(c)
+	}
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	events, err := s.db.EngagementFeed(r.Context(), f)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	resp := map[string]any{"events": events}
+	if len(events) > limit {
+		events = events[:limit]
+		resp["events"], resp["next_cursor"] = events, events[limit-1].Cursor().String()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// queryTime parses an optional RFC 3339 timestamp or YYYY-MM-DD (UTC midnight).
+func queryTime(q url.Values, name string) (t time.Time, err error) {
+	v := ""
+	if vs := q[name]; len(vs) > 0 {
+		v = strings.TrimSpace(vs[0])
+	}
+	if v == "" {
+		return t, nil
+	}
+	parsed, perr := store.ParseTime(v)
+	if perr != nil {
+		return t, invalidf("%s must be an RFC 3339 time or a date like 2025-01-31", name)
+	}
+	return parsed, nil
+}
+
+func (s *Server) handleAPISuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q := r.URL.Query()
+	limit, err := queryInt(q, "limit", 20, 1, 100)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	items, err := s.db.Suggestions(r.Context(), store.SuggestionFilter{CompanyID: strings.TrimSpace(q.Get("company_id")),
+		ActionType: strings.TrimSpace(q.Get("action_type")), Limit: limit})
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"suggestions": items})
+}
+
+// jobIDValue accepts a job id as a JSON number or a numeric string.
+type jobIDValue int64
+
+func (v *jobIDValue) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return invalidf("job_id must be a number")
+		}
+		n = json.Number(s)
+	}
+	id, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil || id <= 0 {
+		return invalidf("job_id must be a positive whole number")
+	}
+	*v = jobIDValue(id)
+	return nil
+}
+
+func (s *Server) handleAPIOutboxRetry(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	var req struct {
+		JobID *jobIDValue `json:"job_id"`
+	}
+	if err := decodeJSONBody(w, r, maxJSONBody, &req); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	if req.JobID == nil {
+		writeError(w, r, s.logger, invalidf("job_id is required"))
+		return
+	}
+	id := int64(*req.JobID)
+	if err := s.retryJob(r, id); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	job, err := s.db.GetJob(r.Context(), id)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "job": job})
+}
+
+func (s *Server) handleAPICompanies(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q := r.URL.Query()
+	limit, err := queryInt(q, "limit", 20, 1, 100)
+	if err == nil {
+		var offset int
+		if offset, err = queryInt(q, "offset", 0, 0, 10_000_000); err == nil {
+			var list []store.CompanySummary
+			var total int
+			list, total, err = s.db.SearchCompanies(r.Context(), store.CompanyFilter{Query: q.Get("q"), Sort: q.Get("sort"),
+				Offset: offset, Limit: limit})
+			if err == nil {
+				writeJSON(w, http.StatusOK, map[string]any{"companies": list, "total": total})
+				return
+			}
+		}
+	}
+	writeError(w, r, s.logger, err)
+}
+
+func (s *Server) handleAPICompanyContacts(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	ctx := r.Context()
+	id := ps.ByName("id")
+	if _, err := s.db.GetCompany(ctx, id); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	contacts, err := s.db.ListContacts(ctx, id)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	if contacts == nil {
+		contacts = []store.Contact{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contacts": contacts})
+}

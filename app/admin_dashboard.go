@@ -1,0 +1,380 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/technifold/technifold/store"
+)
+
+// The dashboard: the outbox, event volume, the checkout funnel, revenue, replication, alerts.
+
+const backupVerifyState = "backup_verify"
+
+type dashboardPage struct {
+	Outbox      []statusCount
+	OutboxNote  string
+	Problems    []store.Job
+	Sources     []sourceCount
+	SourceTotal int64
+	Funnel      funnel
+	Revenue     revenueChart
+	Replication *store.ReplicationStatus
+	ReplNote    string
+	Alerts      []dashboardAlert
+	ZohoAlert   bool
+	GeneratedAt time.Time
+}
+
+type statusCount struct {
+	Status string
+	N      int
+}
+
+type sourceCount struct {
+	Source string
+	N      int64
+	Width  float64 // percent of the largest
+}
+
+type funnel struct {
+	Started, Completed, Refunded int64
+}
+
+type dashboardAlert struct {
+	Level string // bad or warn
+	Text  string
+	Link  string
+}
+
+func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ctx := r.Context()
+	now := s.db.Now()
+	d := dashboardPage{GeneratedAt: now}
+	var err error
+	if d.Outbox, d.Problems, err = s.outboxSummary(ctx); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if d.Sources, d.SourceTotal, err = s.sourceCounts(ctx, now.Add(-24*time.Hour)); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	counts, err := s.db.EventNameCounts(ctx, now.AddDate(0, 0, -7), "checkout_started", "checkout_completed", "charge_refunded")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	d.Funnel = funnel{Started: counts["checkout_started"], Completed: counts["checkout_completed"], Refunded: counts["charge_refunded"]}
+	days, err := s.db.DailyRevenue(ctx, startOfDay(now).AddDate(0, 0, -29))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	d.Revenue = buildRevenueChart(days, now, 30)
+	d.Replication, d.ReplNote = s.replicationStatus(ctx)
+	if err := s.dashboardAlerts(ctx, now, &d); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", d)
+}
+
+// outboxSummary counts jobs by status (lifecycle order) and lists the newest dead and failed.
+func (s *Server) outboxSummary(ctx context.Context) ([]statusCount, []store.Job, error) {
+	counts, err := s.db.JobCounts(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]statusCount, 0, len(store.JobStatuses))
+	for _, st := range store.JobStatuses {
+		n := 0
+		for _, c := range counts[st] {
+			n += c
+		}
+		out = append(out, statusCount{Status: st, N: n})
+	}
+	var problems []store.Job
+	for _, st := range []string{store.JobDead, store.JobFailed} {
+		jobs, err := s.db.ListJobs(ctx, store.JobFilter{Status: st, Limit: 10})
+		if err != nil {
+			return nil, nil, err
+		}
+		problems = append(problems, jobs...)
+	}
+	return out, problems, nil
+}
+
+func (s *Server) sourceCounts(ctx context.Context, since time.Time) ([]sourceCount, int64, error) {
+	bySource, err := s.db.EventsBySource(ctx, since)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []sourceCount
+	var top, total int64
+	for _, src := range []string{"stripe", "zoho", "web", "admin", "system"} {
+		n := bySource[src]
+		out = append(out, sourceCount{Source: src, N: n})
+		top, total = max(top, n), total+n
+	}
+	for i := range out {
+		if top > 0 {
+			out[i].Width = float64(out[i].N) * 100 / float64(top)
+		}
+	}
+	return out, total, nil
+}
+
+// replicationStatus reads the replicator's state, or says why there is none.
+func (s *Server) replicationStatus(ctx context.Context) (*store.ReplicationStatus, string) {
+	if s.replicator == nil {
+		return nil, "Replication is off: set REPLICA_URL or LITESTREAM_CONFIG."
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st := s.replicator.Status(ctx)
+	return &st, ""
+}
+
+// backupVerify is the stored result of the last restore-and-check of the replica. Only the
+// fields the dashboard needs are read; the writer may store more.
+type backupVerify struct {
+	OK      *bool     `json:"ok"`
+	Status  string    `json:"status"`
+	Error   string    `json:"error"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+func (b backupVerify) failed() bool {
+	if b.OK != nil {
+		return !*b.OK
+	}
+	return b.Status != "" && b.Status != "ok" && b.Status != "passed" && b.Status != "success"
+}
+
+// dashboardAlerts fills d.Alerts: Zoho auth, dead jobs, rejected webhooks, backup verification.
+func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboardPage) error {
+	var alerts []dashboardAlert
+	zoho, err := GetZohoAuthAlert(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	d.ZohoAlert = zoho != nil
+	if zoho != nil {
+		alerts = append(alerts, dashboardAlert{Level: "bad", Text: fmt.Sprintf(
+			"Zoho Books refused our credentials %s (%s). Zoho jobs are held until the credentials are fixed and the alert is cleared.",
+			relativeTime(zoho.At, now), zoho.Message)})
+	}
+	if until, err := ZohoPausedUntil(ctx, s.db); err == nil && !until.IsZero() {
+		alerts = append(alerts, dashboardAlert{Level: "warn", Text: "Zoho Books daily API limit reached: Zoho jobs wait until " +
+			absoluteTime(until) + "."})
+	}
+	for _, c := range d.Outbox {
+		if c.Status == store.JobDead && c.N > 0 {
+			alerts = append(alerts, dashboardAlert{Level: "bad", Link: "/admin/outbox?status=dead",
+				Text: fmt.Sprintf("%d outbox job(s) are dead: they will not run again until retried.", c.N)})
+		}
+	}
+	rejected, err := s.db.DeliveryRequests(ctx, "rejected", now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	if rejected > 0 {
+		alerts = append(alerts, dashboardAlert{Level: "bad", Link: "/admin/webhooks?status=rejected",
+			Text: fmt.Sprintf("%d webhook request(s) were rejected (bad signature or malformed) in the last 24 hours.", rejected)})
+	}
+	raw, at, ok, err := s.db.GetState(ctx, backupVerifyState)
+	if err != nil {
+		return err
+	}
+	if ok {
+		var b backupVerify
+		if json.Unmarshal([]byte(raw), &b) != nil {
+			b.Status = "unreadable result"
+		}
+		if b.failed() {
+			if b.At.IsZero() {
+				b.At = at
+			}
+			msg := strings.TrimSpace(b.Error + " " + b.Message)
+			if msg == "" {
+				msg = b.Status
+			}
+			alerts = append(alerts, dashboardAlert{Level: "bad", Text: fmt.Sprintf("Backup verification failed %s: %s",
+				relativeTime(b.At, now), msg)})
+		}
+	}
+	if d.Replication != nil && d.Replication.LastError != "" && now.Sub(d.Replication.LastErrorAt) < time.Hour {
+		alerts = append(alerts, dashboardAlert{Level: "warn", Text: "Replication error " +
+			relativeTime(d.Replication.LastErrorAt, now) + ": " + d.Replication.LastError})
+	}
+	d.Alerts = alerts
+	return nil
+}
+
+// handleReplicationSync is the dashboard's "sync now".
+func (s *Server) handleReplicationSync(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if s.replicator == nil {
+		s.redirectNotice(w, r, "/admin", "Replication is not configured.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	err := s.replicator.SyncNow(ctx)
+	s.audit(r, "replication.sync", "", map[string]any{"ok": err == nil})
+	if err != nil {
+		s.logger.Warn("replication sync now", "error", err)
+		s.redirectNotice(w, r, "/admin", "Sync failed: "+store.ErrorMessage(err))
+		return
+	}
+	s.redirectNotice(w, r, "/admin", "Replica is up to date.")
+}
+
+// handleZohoAlertClear lifts the Zoho auth alert once an admin has fixed the credentials.
+func (s *Server) handleZohoAlertClear(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	resumed, err := ClearZohoAuthAlert(r.Context(), s.db)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.audit(r, "zoho.alert_clear", "", map[string]int64{"resumed_jobs": resumed})
+	s.redirectNotice(w, r, "/admin", fmt.Sprintf("Zoho alert cleared; %d job(s) resumed.", resumed))
+}
+
+func startOfDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// revenueChart is a bar chart of one currency's daily revenue, drawn as SVG on the server.
+type revenueChart struct {
+	Currency  string
+	Width     int
+	Height    int
+	PlotTop   float64
+	PlotBot   float64
+	Bars      []chartBar
+	Ticks     []chartTick
+	Total     int64
+	Orders    int
+	Others    []store.RevenueDay // totals of other currencies (Day empty)
+	HasData   bool
+	FirstDay  string
+	LastDay   string
+	AxisLeft  float64
+	AxisRight float64
+}
+
+type chartBar struct {
+	X, Y, W, H float64
+	Title      string
+}
+
+type chartTick struct {
+	Y     float64
+	Label string
+}
+
+// buildRevenueChart lays out n days ending today for the currency with the most revenue.
+func buildRevenueChart(days []store.RevenueDay, now time.Time, n int) revenueChart {
+	c := revenueChart{Width: 720, Height: 200, PlotTop: 10, PlotBot: 175, AxisLeft: 70, AxisRight: 712}
+	totals := map[string]*store.RevenueDay{}
+	for _, d := range days {
+		t := totals[d.Currency]
+		if t == nil {
+			t = &store.RevenueDay{Currency: d.Currency}
+			totals[d.Currency] = t
+		}
+		t.Total += d.Total
+		t.Orders += d.Orders
+	}
+	for cur, t := range totals {
+		if c.Currency == "" || t.Total > totals[c.Currency].Total || (t.Total == totals[c.Currency].Total && cur < c.Currency) {
+			c.Currency = cur
+		}
+	}
+	for cur, t := range totals {
+		if cur != c.Currency {
+			c.Others = append(c.Others, *t)
+		}
+	}
+	sort.Slice(c.Others, func(i, j int) bool { return c.Others[i].Currency < c.Others[j].Currency })
+	first := startOfDay(now).AddDate(0, 0, -(n - 1))
+	c.FirstDay, c.LastDay = first.Format("2 Jan"), startOfDay(now).Format("2 Jan")
+	if c.Currency == "" {
+		return c
+	}
+	c.HasData = true
+	c.Total, c.Orders = totals[c.Currency].Total, totals[c.Currency].Orders
+	perDay := map[string]int64{}
+	var top int64
+	for _, d := range days {
+		if d.Currency == c.Currency {
+			perDay[d.Day] = d.Total
+			top = max(top, d.Total)
+		}
+	}
+	top = niceCeiling(top, c.Currency)
+	slot := (c.AxisRight - c.AxisLeft) / float64(n)
+	height := c.PlotBot - c.PlotTop
+	for i := range n {
+		day := first.AddDate(0, 0, i)
+		v := perDay[day.Format("2006-01-02")]
+		h := 0.0
+		if top > 0 {
+			h = float64(v) / float64(top) * height
+		}
+		c.Bars = append(c.Bars, chartBar{X: c.AxisLeft + float64(i)*slot + 1, Y: c.PlotBot - h, W: slot - 2, H: h,
+			Title: day.Format("Mon 2 Jan") + ": " + formatMoney(v, c.Currency)})
+	}
+	for i := 0; i <= 4; i++ {
+		v := top * int64(i) / 4
+		c.Ticks = append(c.Ticks, chartTick{Y: c.PlotBot - float64(i)/4*height, Label: formatMoneyWhole(v, c.Currency)})
+	}
+	return c
+}
+
+// niceCeiling rounds a maximum up to 1, 2 or 5 × a power of ten of major units, so the axis
+// labels are round numbers.
+func niceCeiling(v int64, currency string) int64 {
+	unit := int64(1)
+	for range minorDigits(currency) {
+		unit *= 10
+	}
+	if v <= 0 {
+		return 10 * unit
+	}
+	step := unit
+	for {
+		for _, m := range []int64{1, 2, 5} {
+			if m*step >= v {
+				return m * step
+			}
+		}
+		step *= 10
+	}
+}
+
+// SetReplicator gives the dashboard the running replicator (status and "sync now"). Call it
+// before Start.
+func (s *Server) SetReplicator(r *store.Replicator) { s.replicator = r }
+
+// formatMoneyWhole is formatMoney without the minor digits when they are zero (axis labels).
+func formatMoneyWhole(amount int64, currency string) string {
+	s := formatMoney(amount, currency)
+	if d := minorDigits(currency); d > 0 {
+		zeros := "." + strings.Repeat("0", d)
+		if i := strings.Index(s, zeros); i >= 0 && (i+len(zeros) == len(s) || s[i+len(zeros)] == ' ') {
+			s = s[:i] + s[i+len(zeros):]
+		}
+	}
+	return s
+}

@@ -1,0 +1,373 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/technifold/technifold/store"
+)
+
+// The operations pages: orders, the outbox and its jobs, webhook deliveries.
+
+var orderStatuses = []string{"pending", "paid", "failed", "cancelled", "expired"}
+
+type ordersPage struct {
+	Status, Company, From, To string
+	Statuses                  []string
+	Orders                    []store.AdminOrder
+	Totals                    []store.OrderTotal
+	NextURL, NewestURL        string
+	HasZoho                   bool
+	Message                   string
+}
+
+func (p ordersPage) errorText() string { return p.Message }
+
+const ordersPageSize = 50
+
+func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q := r.URL.Query()
+	page := ordersPage{Status: q.Get("status"), Company: strings.TrimSpace(q.Get("company")), From: q.Get("from"),
+		To: q.Get("to"), Statuses: orderStatuses, HasZoho: s.cfg.ZohoOrganizationID != ""}
+	f := store.AdminOrderFilter{Status: page.Status, CompanyID: page.Company, Limit: ordersPageSize + 1}
+	var err error
+	if f.Status != "" && !slices.Contains(orderStatuses, f.Status) {
+		err = invalidf("status must be one of %s", strings.Join(orderStatuses, ", "))
+	}
+	if err == nil {
+		f.From, err = queryDate(q, "from", false)
+	}
+	if err == nil {
+		f.To, err = queryDate(q, "to", true)
+	}
+	if after := q.Get("after"); err == nil && after != "" {
+		f.After, err = store.ParseOrderCursor(after)
+	}
+	if err != nil {
+		page.Message = store.ErrorMessage(err)
+		s.render(w, r, statusOf(err), "orders", "Orders", page)
+		return
+	}
+	ctx := r.Context()
+	if page.Orders, err = s.db.ListAdminOrders(ctx, f); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if page.Totals, err = s.db.AdminOrderTotals(ctx, f); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if len(page.Orders) > ordersPageSize {
+		page.Orders = page.Orders[:ordersPageSize]
+		page.NextURL = withQuery("/admin/orders", q, "after", page.Orders[len(page.Orders)-1].Cursor().String())
+	}
+	if f.After.OrderID != "" {
+		page.NewestURL = withQuery("/admin/orders", q, "after", "")
+	}
+	s.render(w, r, http.StatusOK, "orders", "Orders", page)
+}
+
+type outboxPage struct {
+	Status, Type string
+	Statuses     []string
+	Types        []string
+	Counts       []outboxTypeCounts
+	Totals       []int
+	Jobs         []store.Job
+	NextURL      string
+	NewestURL    string
+	Message      string
+}
+
+func (p outboxPage) errorText() string { return p.Message }
+
+type outboxTypeCounts struct {
+	Type   string
+	Counts []int // in store.JobStatuses order
+}
+
+const outboxPageSize = 50
+
+func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	page := outboxPage{Status: q.Get("status"), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses}
+	counts, err := s.db.JobCounts(ctx)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	page.Counts, page.Totals = outboxCountTable(counts)
+	typeSet := map[string]bool{}
+	for _, t := range s.jobs.Types() {
+		typeSet[t] = true
+	}
+	for _, c := range page.Counts {
+		typeSet[c.Type] = true
+	}
+	for t := range typeSet {
+		page.Types = append(page.Types, t)
+	}
+	sort.Strings(page.Types)
+	before, err := queryInt(q, "before", 0, 0, 1<<62)
+	if err != nil {
+		page.Message = store.ErrorMessage(err)
+		s.render(w, r, http.StatusBadRequest, "outbox", "Outbox", page)
+		return
+	}
+	jobs, err := s.db.ListJobs(ctx, store.JobFilter{Status: page.Status, Type: page.Type, BeforeID: int64(before),
+		Limit: outboxPageSize + 1})
+	if err != nil {
+		if store.ErrorCode(err) == store.EINVALID {
+			page.Message = store.ErrorMessage(err)
+			s.render(w, r, http.StatusBadRequest, "outbox", "Outbox", page)
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	if len(jobs) > outboxPageSize {
+		jobs = jobs[:outboxPageSize]
+		page.NextURL = withQuery("/admin/outbox", q, "before", strconv.FormatInt(jobs[len(jobs)-1].ID, 10))
+	}
+	if before > 0 {
+		page.NewestURL = withQuery("/admin/outbox", q, "before", "")
+	}
+	page.Jobs = jobs
+	s.render(w, r, http.StatusOK, "outbox", "Outbox", page)
+}
+
+// outboxCountTable lays JobCounts out as one row per job type, a column per status.
+func outboxCountTable(counts map[string]map[string]int) ([]outboxTypeCounts, []int) {
+	byType := map[string][]int{}
+	totals := make([]int, len(store.JobStatuses))
+	for i, st := range store.JobStatuses {
+		for typ, n := range counts[st] {
+			if byType[typ] == nil {
+				byType[typ] = make([]int, len(store.JobStatuses))
+			}
+			byType[typ][i] += n
+			totals[i] += n
+		}
+	}
+	var rows []outboxTypeCounts
+	for typ, c := range byType {
+		rows = append(rows, outboxTypeCounts{Type: typ, Counts: c})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Type < rows[j].Type })
+	return rows, totals
+}
+
+type jobPage struct {
+	Job       store.Job
+	CanRetry  bool
+	CanCancel bool
+}
+
+func jobIDParam(ps httprouter.Params) (int64, error) {
+	id, err := strconv.ParseInt(ps.ByName("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, store.Errorf(store.ENOTFOUND, "no such job")
+	}
+	return id, nil
+}
+
+func (s *Server) handleJob(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id, err := jobIDParam(ps)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	job, err := s.db.GetJob(r.Context(), id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	page := jobPage{Job: job,
+		CanRetry:  job.Status == store.JobFailed || job.Status == store.JobDead,
+		CanCancel: job.Status == store.JobPending || job.Status == store.JobFailed || job.Status == store.JobDead}
+	s.render(w, r, http.StatusOK, "job", fmt.Sprintf("Job #%d", job.ID), page)
+}
+
+// retryJob makes a failed or dead job due now, wakes the worker and records who did it.
+func (s *Server) retryJob(r *http.Request, id int64) error {
+	if err := s.db.RetryJob(r.Context(), id); err != nil {
+		return err
+	}
+	s.worker.Nudge()
+	s.audit(r, "outbox.retry", "job:"+strconv.FormatInt(id, 10), nil)
+	return nil
+}
+
+func (s *Server) handleJobRetry(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id, err := jobIDParam(ps)
+	if err == nil {
+		err = s.retryJob(r, id)
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.redirectNotice(w, r, backTo(r, fmt.Sprintf("/admin/jobs/%d", id)),
+		fmt.Sprintf("Job #%d is queued to run again now.", id))
+}
+
+func (s *Server) handleJobCancel(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id, err := jobIDParam(ps)
+	if err == nil {
+		err = s.db.CancelJob(r.Context(), id)
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.audit(r, "outbox.cancel", "job:"+strconv.FormatInt(id, 10), nil)
+	s.redirectNotice(w, r, backTo(r, fmt.Sprintf("/admin/jobs/%d", id)), fmt.Sprintf("Job #%d is cancelled.", id))
+}
+
+// outboxRunNowBudget bounds "run now" so the page answers well within the write timeout.
+const outboxRunNowBudget = 20 * time.Second
+
+func (s *Server) handleOutboxRunNow(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ctx, cancel := context.WithTimeout(r.Context(), outboxRunNowBudget+5*time.Second)
+	defer cancel()
+	processed, failed, err := s.worker.RunDue(ctx, outboxRunNowBudget)
+	s.audit(r, "outbox.run", "", map[string]any{"processed": processed, "failed": failed})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.redirectNotice(w, r, backTo(r, "/admin/outbox"),
+		fmt.Sprintf("Ran the due jobs: %d processed, %d failed.", processed, failed))
+}
+
+type webhooksPage struct {
+	Provider, Status string
+	Statuses         []string
+	Deliveries       []store.AdminDelivery
+	NextURL          string
+	NewestURL        string
+	Message          string
+}
+
+func (p webhooksPage) errorText() string { return p.Message }
+
+var deliveryStatuses = []string{"processed", "duplicate", "ignored", "rejected", "failed"}
+
+const webhooksPageSize = 50
+
+func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q := r.URL.Query()
+	page := webhooksPage{Provider: q.Get("provider"), Status: q.Get("status"), Statuses: deliveryStatuses}
+	before, err := queryInt(q, "before", 0, 0, 1<<62)
+	if err != nil {
+		page.Message = store.ErrorMessage(err)
+		s.render(w, r, http.StatusBadRequest, "webhooks", "Webhook deliveries", page)
+		return
+	}
+	list, err := s.db.ListAdminDeliveries(r.Context(), store.AdminDeliveryFilter{Provider: page.Provider,
+		Status: page.Status, BeforeID: int64(before), Limit: webhooksPageSize + 1})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if len(list) > webhooksPageSize {
+		list = list[:webhooksPageSize]
+		page.NextURL = withQuery("/admin/webhooks", q, "before", strconv.FormatInt(list[len(list)-1].ID, 10))
+	}
+	if before > 0 {
+		page.NewestURL = withQuery("/admin/webhooks", q, "before", "")
+	}
+	page.Deliveries = list
+	s.render(w, r, http.StatusOK, "webhooks", "Webhook deliveries", page)
+}
+
+type webhookPage struct {
+	Delivery  store.AdminDelivery
+	BodyJSON  string
+	CanReplay bool
+	Why       string // why it cannot be replayed
+}
+
+func deliveryIDParam(ps httprouter.Params) (int64, error) {
+	id, err := strconv.ParseInt(ps.ByName("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, store.Errorf(store.ENOTFOUND, "no such webhook delivery")
+	}
+	return id, nil
+}
+
+// replayable says whether a stored delivery can be fed through the webhook's code path again.
+func replayable(d store.AdminDelivery) (bool, string) {
+	switch {
+	case d.Provider != "stripe":
+		return false, "Only Stripe deliveries can be replayed; Zoho sends its events again itself."
+	case !d.HasBody:
+		return false, "The raw body is no longer stored (bodies are kept for WEBHOOK_BODY_RETENTION), or the request was rejected before it was trusted."
+	}
+	return true, ""
+}
+
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id, err := deliveryIDParam(ps)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	d, err := s.db.GetAdminDelivery(r.Context(), id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	page := webhookPage{Delivery: d, BodyJSON: prettyJSON(d.Body)}
+	page.CanReplay, page.Why = replayable(d)
+	s.render(w, r, http.StatusOK, "webhook", fmt.Sprintf("Webhook delivery #%d", d.ID), page)
+}
+
+// handleWebhookReplay feeds a stored Stripe delivery's body through the same code path as the
+// webhook (signature aside: the body was verified when it arrived). Stripe's states only move
+// forward and a delivery already applied counts as a repeat, so a replay never applies twice.
+func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id, err := deliveryIDParam(ps)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	d, err := s.db.GetAdminDelivery(ctx, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if ok, why := replayable(d); !ok {
+		s.renderStatus(w, r, http.StatusConflict, why)
+		return
+	}
+	out, err := s.stripe.ingest(ctx, []byte(d.Body))
+	detail := map[string]any{"event_id": d.EventID, "event_type": d.EventType, "ok": err == nil,
+		"status": out.Status, "repeat": out.Repeat, "order_id": out.OrderID}
+	s.audit(r, "webhook.replay", "delivery:"+strconv.FormatInt(id, 10), detail)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	msg := fmt.Sprintf("Replayed %s (%s): %s.", d.EventID, d.EventType, out.Status)
+	switch {
+	case out.Repeat:
+		msg = fmt.Sprintf("Replayed %s: it had already been applied (%s), so nothing changed.", d.EventID, out.Status)
+	case out.OrderID != "":
+		msg = fmt.Sprintf("Replayed %s (%s): %s, order %s.", d.EventID, d.EventType, out.Status, out.OrderID)
+	}
+	if out.Note != "" {
+		msg += " " + out.Note
+	}
+	s.redirectNotice(w, r, fmt.Sprintf("/admin/webhooks/%d", id), msg)
+}

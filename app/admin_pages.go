@@ -1,0 +1,443 @@
+package app
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/technifold/technifold/store"
+	"github.com/technifold/technifold/ui"
+)
+
+// The staff admin UI: server-rendered html/template pages embedded from ui/, readable without
+// JavaScript. Every POST redirects back with a notice (post/redirect/get) and writes audit_log.
+
+// adminUI is the admin pages' shared state.
+type adminUI struct {
+	pages    map[string]*template.Template // by page name, each with the layout
+	cop      *http.CrossOriginProtection
+	throttle *loginThrottle
+	static   http.Handler
+}
+
+func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
+	funcs := adminFuncs(cfg, now)
+	base, err := template.New("admin").Funcs(funcs).ParseFS(ui.FS, "templates/admin_layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse admin layout: %w", err)
+	}
+	names, err := fs.Glob(ui.FS, "templates/admin_*.html")
+	if err != nil {
+		return nil, err
+	}
+	a := &adminUI{pages: map[string]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
+		throttle: newLoginThrottle()}
+	for _, name := range names {
+		page := strings.TrimSuffix(strings.TrimPrefix(name, "templates/admin_"), ".html")
+		if page == "layout" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(ui.FS, name)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		a.pages[page] = t
+	}
+	static, err := fs.Sub(ui.FS, "static")
+	if err != nil {
+		return nil, err
+	}
+	files := http.StripPrefix("/admin/static/", http.FileServerFS(static))
+	a.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+	return a, nil
+}
+
+// adminRoutes registers the admin pages and the admin JSON API.
+func (s *Server) adminRoutes() {
+	page := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
+		s.handle(method, route, s.requireAdminPage(false, withParams(h)))
+	}
+	adminOnly := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
+		s.handle(method, route, s.requireAdminPage(true, withParams(h)))
+	}
+	public := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
+		s.handle(method, route, s.admin.cop.Handler(withParams(h)))
+	}
+	s.handle(http.MethodGet, "/admin/static/*filepath", s.admin.static)
+	public(http.MethodGet, "/admin/login", s.handleLoginForm)
+	public(http.MethodPost, "/admin/login", s.handleLogin)
+	public(http.MethodGet, "/admin/setup", s.handleSetupForm)
+	public(http.MethodPost, "/admin/setup", s.handleSetup)
+	page(http.MethodPost, "/admin/logout", s.handleLogout)
+
+	page(http.MethodGet, "/admin", s.handleDashboard)
+	page(http.MethodPost, "/admin/replication/sync", s.handleReplicationSync)
+	page(http.MethodPost, "/admin/alerts/zoho/clear", s.handleZohoAlertClear)
+	page(http.MethodGet, "/admin/timeline", s.handleTimeline)
+	page(http.MethodGet, "/admin/suggestions", s.handleSuggestions)
+	page(http.MethodPost, "/admin/suggestions/send", s.handleSuggestionSend)
+	page(http.MethodPost, "/admin/suggestions/link", s.handleSuggestionLink)
+	page(http.MethodGet, "/admin/companies", s.handleCompanies)
+	page(http.MethodGet, "/admin/companies/:id", s.handleCompany)
+	page(http.MethodGet, "/admin/orders", s.handleOrders)
+	page(http.MethodGet, "/admin/outbox", s.handleOutbox)
+	page(http.MethodPost, "/admin/outbox/run", s.handleOutboxRunNow)
+	page(http.MethodGet, "/admin/jobs/:id", s.handleJob)
+	page(http.MethodPost, "/admin/jobs/:id/retry", s.handleJobRetry)
+	page(http.MethodPost, "/admin/jobs/:id/cancel", s.handleJobCancel)
+	page(http.MethodGet, "/admin/webhooks", s.handleWebhooks)
+	page(http.MethodGet, "/admin/webhooks/:id", s.handleWebhook)
+	page(http.MethodPost, "/admin/webhooks/:id/replay", s.handleWebhookReplay)
+	adminOnly(http.MethodGet, "/admin/users", s.handleUsers)
+	adminOnly(http.MethodPost, "/admin/users", s.handleUserCreate)
+	adminOnly(http.MethodPost, "/admin/users/:id/disable", s.handleUserDisable)
+	adminOnly(http.MethodPost, "/admin/users/:id/enable", s.handleUserEnable)
+	page(http.MethodGet, "/admin/audit", s.handleAudit)
+
+	api := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
+		s.handle(method, route, s.requireAdminAPI(withParams(h)))
+	}
+	api(http.MethodGet, "/api/admin/engagement-feed", s.handleAPIEngagementFeed)
+	api(http.MethodGet, "/api/admin/suggestions", s.handleAPISuggestions)
+	api(http.MethodPost, "/api/admin/outbox/retry", s.handleAPIOutboxRetry)
+	api(http.MethodGet, "/api/admin/companies", s.handleAPICompanies)
+	api(http.MethodGet, "/api/admin/companies/:id/contacts", s.handleAPICompanyContacts)
+}
+
+func withParams(h func(http.ResponseWriter, *http.Request, httprouter.Params)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h(w, r, httprouter.ParamsFromContext(r.Context()))
+	})
+}
+
+// pageData is what every admin template receives; Data is the page's own.
+type pageData struct {
+	Title   string
+	Active  string
+	User    *store.User
+	IsAdmin bool
+	Notice  string
+	Error   string
+	Data    any
+}
+
+// render executes a page into a buffer first, so a template error never sends half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+	t, ok := s.admin.pages[page]
+	if !ok {
+		s.logger.Error("admin page template missing", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	pd := pageData{Title: title, Active: page, Data: data, Notice: s.takeNotice(w, r)}
+	if p := principalFrom(r.Context()); p != nil && !p.ViaToken {
+		pd.User, pd.IsAdmin = &p.User, p.IsAdmin()
+	}
+	if e, ok := data.(interface{ errorText() string }); ok {
+		pd.Error = e.errorText()
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", pd); err != nil {
+		s.logger.Error("render admin page", "page", page, "error", err, "request_id", requestID(r.Context()))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// messagePage is the data of the plain message page.
+type messagePage struct {
+	Status  int
+	Message string
+}
+
+// renderStatus answers with a page carrying one message.
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "message", http.StatusText(status), messagePage{Status: status, Message: msg})
+}
+
+// renderError answers with the error's status and its caller-safe message (internal errors are
+// logged and answered generically), as writeError does for JSON.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	msg := store.ErrorMessage(err)
+	if status >= 500 {
+		s.logger.ErrorContext(r.Context(), "admin request failed", "error", err, "request_id", requestID(r.Context()))
+		if status == http.StatusInternalServerError {
+			msg = "Something went wrong; the error has been logged."
+		}
+	}
+	s.renderStatus(w, r, status, msg)
+}
+
+const flashCookie = "tf_flash"
+
+// redirectNotice redirects (303) to target and shows msg on the next page rendered.
+func (s *Server) redirectNotice(w http.ResponseWriter, r *http.Request, target, msg string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)),
+		Path: "/admin", MaxAge: 60, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// takeNotice reads and clears the flash cookie.
+func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/admin", MaxAge: -1, HttpOnly: true,
+		Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(b) > 500 {
+		return ""
+	}
+	return string(b)
+}
+
+// backTo is the page a POST returns to: the admin page it came from, else fallback.
+func backTo(r *http.Request, fallback string) string {
+	if ref, err := url.Parse(r.Referer()); err == nil && strings.HasPrefix(ref.Path, "/admin") &&
+		(ref.Host == "" || ref.Host == r.Host) {
+		return safeNext(ref.RequestURI())
+	}
+	return fallback
+}
+
+// auditEntry describes the current principal for the audit log.
+func auditEntry(r *http.Request, action, target string) store.AuditEntry {
+	e := store.AuditEntry{Action: action, Target: target, IP: clientIP(r), Actor: "anonymous"}
+	if p := principalFrom(r.Context()); p != nil {
+		e.Actor, e.UserID = p.Actor(), p.User.ID
+	}
+	return e
+}
+
+// audit records an action taken by a service method that commits on its own (the outbox,
+// offers, replication): the audit row follows in its own transaction.
+func (s *Server) audit(r *http.Request, action, target string, detail any) {
+	ctx := r.Context()
+	if m, ok := ctx.Value(auditMarkKey{}).(*auditMark); ok {
+		m.done = true
+	}
+	err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.InsertAudit(ctx, auditEntry(r, action, target), detail) })
+	if err != nil {
+		s.logger.Error("write audit log", "action", action, "target", target, "error", err)
+	}
+}
+
+// adminFuncs are the template helpers. now is the store's clock, so relative times follow it.
+func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
+	return template.FuncMap{
+		"since":   func(t time.Time) string { return relativeTime(t, now()) },
+		"abstime": func(t time.Time) string { return absoluteTime(t) },
+		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"money":   formatMoney,
+		"moneyp": func(v *int64, currency string) string {
+			if v == nil {
+				return ""
+			}
+			return formatMoney(*v, currency)
+		},
+		"pretty": prettyJSON,
+		"pct": func(part, whole int64) string {
+			if whole == 0 {
+				return "–"
+			}
+			return strconv.FormatFloat(float64(part)*100/float64(whole), 'f', 1, 64) + "%"
+		},
+		"stripePayment": func(pi string) string { return "https://dashboard.stripe.com/payments/" + url.PathEscape(pi) },
+		"zohoInvoice":   func(id string) string { return zohoInvoiceURL(cfg, id) },
+		"join":          strings.Join,
+	}
+}
+
+// relativeTime says how long ago t was ("3 hours ago", "in 5 minutes", "just now").
+func relativeTime(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var n int
+	var unit string
+	switch {
+	case d < 45*time.Second:
+		return "just now"
+	case d < 90*time.Minute:
+		n, unit = int(math.Max(1, math.Round(d.Minutes()))), "minute"
+	case d < 36*time.Hour:
+		n, unit = int(math.Round(d.Hours())), "hour"
+	case d < 45*24*time.Hour:
+		n, unit = int(math.Round(d.Hours()/24)), "day"
+	case d < 545*24*time.Hour:
+		n, unit = int(math.Round(d.Hours()/24/30.44)), "month"
+	default:
+		n, unit = int(math.Round(d.Hours()/24/365.25)), "year"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	if future {
+		return fmt.Sprintf("in %d %s", n, unit)
+	}
+	return fmt.Sprintf("%d %s ago", n, unit)
+}
+
+func absoluteTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+// minorDigits is how many decimals a currency's minor unit has.
+func minorDigits(currency string) int {
+	switch strings.ToLower(currency) {
+	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
+		return 0
+	case "bhd", "jod", "kwd", "omr", "tnd":
+		return 3
+	}
+	return 2
+}
+
+// formatMoney renders minor units with the currency: "£1,234.50", "1,234.50 SEK".
+func formatMoney(amount int64, currency string) string {
+	digits := minorDigits(currency)
+	neg := amount < 0
+	if neg {
+		amount = -amount
+	}
+	scale := int64(math.Pow10(digits))
+	whole, frac := amount/scale, amount%scale
+	s := strconv.FormatInt(whole, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if digits > 0 {
+		s += "." + fmt.Sprintf("%0*d", digits, frac)
+	}
+	switch strings.ToLower(currency) {
+	case "gbp":
+		s = "£" + s
+	case "usd":
+		s = "$" + s
+	case "eur":
+		s = "€" + s
+	default:
+		s += " " + strings.ToUpper(currency)
+	}
+	if neg {
+		s = "−" + s
+	}
+	return s
+}
+
+// prettyJSON indents a JSON document for display; anything else is shown as it is.
+func prettyJSON(v any) string {
+	var raw []byte
+	switch x := v.(type) {
+	case json.RawMessage:
+		raw = x
+	case string:
+		raw = []byte(x)
+	case []byte:
+		raw = x
+	default:
+		b, _ := json.MarshalIndent(v, "", "  ")
+		return string(b)
+	}
+	var buf bytes.Buffer
+	if json.Indent(&buf, raw, "", "  ") != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// zohoInvoiceURL links to an invoice in the Zoho Books web app of the configured data centre.
+func zohoInvoiceURL(cfg *Config, invoiceID string) string {
+	host := "books.zoho." + cfg.ZohoDC
+	switch cfg.ZohoDC {
+	case "", "com":
+		host = "books.zoho.com"
+	case "ca":
+		host = "books.zohocloud.ca"
+	}
+	return "https://" + host + "/app/" + url.PathEscape(cfg.ZohoOrganizationID) + "#/invoices/" + url.PathEscape(invoiceID)
+}
+
+// queryInt parses an optional integer query parameter within [lo, hi] (clamping), with def
+// when absent; EINVALID when it is not a number.
+func queryInt(q url.Values, name string, def, lo, hi int) (int, error) {
+	v := strings.TrimSpace(q.Get(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, invalidf("%s must be a whole number", name)
+	}
+	return min(max(n, lo), hi), nil
+}
+
+// queryDate parses an optional YYYY-MM-DD (UTC) query parameter; endOfDay moves it to the
+// start of the next day, for an inclusive "to".
+func queryDate(q url.Values, name string, endOfDay bool) (time.Time, error) {
+	v := strings.TrimSpace(q.Get(name))
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return time.Time{}, invalidf("%s must be a date like 2025-01-31", name)
+	}
+	if endOfDay {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
+}
+
+// withQuery returns path with q's non-empty values, plus set (overriding).
+func withQuery(path string, q url.Values, set ...string) string {
+	out := url.Values{}
+	for k, vs := range q {
+		if len(vs) > 0 && vs[0] != "" {
+			out.Set(k, vs[0])
+		}
+	}
+	for i := 0; i+1 < len(set); i += 2 {
+		if set[i+1] == "" {
+			out.Del(set[i])
+		} else {
+			out.Set(set[i], set[i+1])
+		}
+	}
+	if len(out) == 0 {
+		return path
+	}
+	return path + "?" + out.Encode()
+}

@@ -1,0 +1,368 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/technifold/technifold/store"
+)
+
+// Staff sign-in: bcrypt password hashes, server-side sessions in SQLite (only a SHA-256 of the
+// session id is stored), idle and absolute expiry, and throttling of failed sign-ins.
+
+const (
+	adminCookie = "tf_admin"
+	// sessionIdle ends a session nobody used for this long; sessionAbsolute ends any session.
+	sessionIdle     = 2 * time.Hour
+	sessionAbsolute = 12 * time.Hour
+	// sessionTouchEvery limits the idle-clock writes to one per session per minute.
+	sessionTouchEvery = time.Minute
+
+	minPasswordLen = 10
+	maxPasswordLen = 72 // bcrypt ignores anything longer, so refuse it rather than mislead
+
+	// setupState is the integration_state row holding the hashed one-time setup token.
+	setupState = "admin_setup_token"
+	setupTTL   = time.Hour
+
+	demoAdminEmail = "admin@demo.local"
+)
+
+// newSecret returns 32 random bytes as unpadded base64url: session ids, setup tokens, passwords.
+func newSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// generatePassword returns a random password of 22 characters (128 bits).
+func generatePassword() string { return newSecret()[:22] }
+
+// hashSecret is the form a session id or setup token is stored in.
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// hashPassword checks the password policy and returns its bcrypt hash.
+func hashPassword(pw string) (string, error) {
+	if len(pw) < minPasswordLen {
+		return "", invalidf("the password must have at least %d characters", minPasswordLen)
+	}
+	if len(pw) > maxPasswordLen {
+		return "", invalidf("the password must have at most %d bytes", maxPasswordLen)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// dummyHash is compared against when the e-mail is unknown, so a wrong e-mail takes as long
+// as a wrong password and sign-in does not reveal which accounts exist.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+
+// principal is who is making an admin request.
+type principal struct {
+	User        store.User
+	SessionHash string // empty for the API token
+	ViaToken    bool
+}
+
+// Actor names the principal in the audit log.
+func (p *principal) Actor() string {
+	if p.ViaToken {
+		return "api-token"
+	}
+	return p.User.Email
+}
+
+// IsAdmin reports whether the principal may manage users.
+func (p *principal) IsAdmin() bool { return p.ViaToken || p.User.Role == store.RoleAdmin }
+
+type principalKey struct{}
+
+// principalFrom returns the authenticated principal of an admin request, or nil.
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey{}).(*principal)
+	return p
+}
+
+// clientIP is the address a request came from (the connection's; proxies' headers are not
+// trusted, so throttling cannot be dodged by sending one).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// sessionFromRequest resolves the tf_admin cookie to a live session, sliding its idle clock.
+// It returns nil when there is no valid session; expired sessions are deleted.
+func (s *Server) sessionFromRequest(r *http.Request) (*principal, error) {
+	c, err := r.Cookie(adminCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 128 {
+		return nil, nil
+	}
+	hash := hashSecret(c.Value)
+	ctx := r.Context()
+	sess, user, err := s.db.SessionUser(ctx, hash)
+	if store.ErrorCode(err) == store.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.db.Now()
+	if user.Disabled || !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= sessionIdle {
+		err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteSession(ctx, hash) })
+		return nil, err
+	}
+	if now.Sub(sess.LastSeenAt) >= sessionTouchEvery {
+		if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, hash) }); err != nil {
+			return nil, err
+		}
+	}
+	return &principal{User: user, SessionHash: hash}, nil
+}
+
+// startSession creates a session for user inside tx and returns the cookie that carries it.
+// A new id is minted at every sign-in, so a session id planted before sign-in is worthless.
+func (s *Server) startSession(ctx context.Context, tx *store.Tx, r *http.Request, user store.User) (*http.Cookie, error) {
+	id := newSecret()
+	err := tx.CreateSession(ctx, store.Session{IDHash: hashSecret(id), UserID: user.ID,
+		ExpiresAt: tx.Now().Add(sessionAbsolute), IP: clientIP(r), UserAgent: r.UserAgent()})
+	if err != nil {
+		return nil, err
+	}
+	return s.adminCookie(id, int(sessionAbsolute/time.Second)), nil
+}
+
+// adminCookie builds the session cookie; maxAge < 0 deletes it.
+func (s *Server) adminCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: adminCookie, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode}
+}
+
+// secureCookies reports whether cookies get the Secure flag: when the public URL is https.
+func (s *Server) secureCookies() bool {
+	u, err := url.Parse(s.cfg.BaseURL)
+	return err == nil && u.Scheme == "https"
+}
+
+// loginThrottle counts failed sign-ins per account and per address in memory; a restart
+// forgets them, which bounds a lock-out and costs an attacker at most one more window.
+type loginThrottle struct {
+	mu         sync.Mutex
+	window     time.Duration
+	perAccount int
+	perAddress int
+	fails      map[string][]time.Time
+}
+
+func newLoginThrottle() *loginThrottle {
+	return &loginThrottle{window: 15 * time.Minute, perAccount: 5, perAddress: 20, fails: map[string][]time.Time{}}
+}
+
+func throttleKeys(email, ip string) (account, address string) {
+	return "account:" + strings.ToLower(strings.TrimSpace(email)), "address:" + ip
+}
+
+// retryAfter returns how long the caller must wait before another attempt, or 0.
+func (t *loginThrottle) retryAfter(email, ip string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	account, address := throttleKeys(email, ip)
+	wait := time.Duration(0)
+	for key, limit := range map[string]int{account: t.perAccount, address: t.perAddress} {
+		fails := t.recent(key, now)
+		if len(fails) >= limit {
+			wait = max(wait, fails[len(fails)-limit].Add(t.window).Sub(now))
+		}
+	}
+	return wait
+}
+
+// fail records a failed attempt against the account and the address.
+func (t *loginThrottle) fail(email, ip string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	account, address := throttleKeys(email, ip)
+	for _, key := range []string{account, address} {
+		t.fails[key] = append(t.recent(key, now), now)
+	}
+	if len(t.fails) > 10000 { // bound memory under a spray of addresses
+		for key := range t.fails {
+			if len(t.recent(key, now)) == 0 {
+				delete(t.fails, key)
+			}
+		}
+	}
+}
+
+// succeed clears the account's failures (not the address's).
+func (t *loginThrottle) succeed(email string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	account, _ := throttleKeys(email, "")
+	delete(t.fails, account)
+}
+
+// recent drops failures older than the window and returns the rest. Callers hold mu.
+func (t *loginThrottle) recent(key string, now time.Time) []time.Time {
+	fails := t.fails[key]
+	i := 0
+	for i < len(fails) && now.Sub(fails[i]) >= t.window {
+		i++
+	}
+	fails = fails[i:]
+	if len(fails) == 0 {
+		delete(t.fails, key)
+		return nil
+	}
+	t.fails[key] = fails
+	return fails
+}
+
+// authenticate checks an e-mail and password; the error is the same for an unknown e-mail,
+// a wrong password and a disabled account.
+func (s *Server) authenticate(ctx context.Context, email, password string) (store.User, error) {
+	bad := store.Errorf(store.EUNAUTHORIZED, "wrong e-mail or password")
+	user, err := s.db.UserByEmail(ctx, email)
+	if store.ErrorCode(err) == store.ENOTFOUND {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return store.User{}, bad
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(user.PasswordHash), []byte(password)) != nil || user.Disabled {
+		return store.User{}, bad
+	}
+	return user, nil
+}
+
+// setupToken is the stored form of the one-time first-admin link.
+type setupToken struct {
+	Hash      string    `json:"hash"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CreateSetupToken stores a new one-time setup token (hashed) valid for an hour and returns
+// it. It replaces any earlier one. Only useful while no user exists.
+func CreateSetupToken(ctx context.Context, db *store.DB) (string, error) {
+	token := newSecret()
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		b, _ := json.Marshal(setupToken{Hash: hashSecret(token), ExpiresAt: tx.Now().Add(setupTTL)})
+		return tx.SetState(ctx, setupState, string(b))
+	})
+	return token, err
+}
+
+// consumeSetupToken checks token inside tx and deletes it (single use). It fails once any user
+// exists, so a leaked link is useless after setup.
+func consumeSetupToken(ctx context.Context, tx *store.Tx, token string) error {
+	invalid := store.Errorf(store.EUNAUTHORIZED, "this setup link is invalid, used or expired; restart the server for a new one")
+	raw, ok, err := tx.GetState(ctx, setupState)
+	if err != nil {
+		return err
+	}
+	if !ok || token == "" {
+		return invalid
+	}
+	var st setupToken
+	if json.Unmarshal([]byte(raw), &st) != nil || !tx.Now().Before(st.ExpiresAt) ||
+		!adminSecretEqual(st.Hash, hashSecret(token)) {
+		return invalid
+	}
+	if n, err := tx.CountUsers(ctx); err != nil || n > 0 {
+		if err == nil {
+			err = store.Errorf(store.ECONFLICT, "an admin already exists; sign in instead")
+		}
+		return err
+	}
+	return tx.DeleteState(ctx, setupState)
+}
+
+// validSetupToken reports (without consuming it) whether token would be accepted now.
+func (s *Server) validSetupToken(ctx context.Context, token string) bool {
+	raw, _, ok, err := s.db.GetState(ctx, setupState)
+	if err != nil || !ok || token == "" {
+		return false
+	}
+	var st setupToken
+	return json.Unmarshal([]byte(raw), &st) == nil && s.db.Now().Before(st.ExpiresAt) &&
+		adminSecretEqual(st.Hash, hashSecret(token))
+}
+
+// CreateUser hashes password (generating one when empty) and adds the account, recording the
+// action in the audit log in the same transaction. It returns the password it used.
+func CreateUser(ctx context.Context, db *store.DB, email, role, password string, by store.AuditEntry) (store.User, string, error) {
+	generated := password == ""
+	if generated {
+		password = generatePassword()
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return store.User{}, "", err
+	}
+	var user store.User
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if user, err = tx.CreateUser(ctx, email, hash, role); err != nil {
+			return err
+		}
+		by.Action, by.Target = "user.create", user.Email
+		return tx.InsertAudit(ctx, by, map[string]any{"role": role, "generated_password": generated})
+	})
+	return user, password, err
+}
+
+// BootstrapAdmin makes sure a fresh installation can be signed into. When users exist it does
+// nothing. Otherwise it creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD, or the demo admin
+// (demo), or prints a one-time setup link. Whatever it prints goes to out once.
+func BootstrapAdmin(ctx context.Context, db *store.DB, cfg *Config, demo bool, out func(format string, args ...any)) error {
+	n, err := db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	by := store.AuditEntry{Actor: "system"}
+	switch {
+	case cfg.AdminEmail != "" && cfg.AdminPassword != "":
+		if _, _, err := CreateUser(ctx, db, cfg.AdminEmail, store.RoleAdmin, cfg.AdminPassword, by); err != nil {
+			return fmt.Errorf("create the first admin from ADMIN_EMAIL: %w", err)
+		}
+		out("admin user %s created from ADMIN_EMAIL/ADMIN_PASSWORD; sign in at %s/admin/login\n",
+			cfg.AdminEmail, strings.TrimRight(cfg.BaseURL, "/"))
+	case demo:
+		_, pw, err := CreateUser(ctx, db, demoAdminEmail, store.RoleAdmin, "", by)
+		if err != nil {
+			return fmt.Errorf("create the demo admin: %w", err)
+		}
+		out("demo admin created: sign in at %s/admin/login as %s with password %s (shown once)\n",
+			strings.TrimRight(cfg.BaseURL, "/"), demoAdminEmail, pw)
+	default:
+		token, err := CreateSetupToken(ctx, db)
+		if err != nil {
+			return fmt.Errorf("create the setup link: %w", err)
+		}
+		out("no admin user exists yet: open %s/admin/setup?token=%s within %s to create one (single use)\n",
+			strings.TrimRight(cfg.BaseURL, "/"), token, setupTTL)
+	}
+	return nil
+}

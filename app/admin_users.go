@@ -1,0 +1,146 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/technifold/technifold/store"
+)
+
+// Staff accounts (admins only) and the audit log.
+
+type usersPage struct {
+	Users     []store.User
+	Created   *store.User
+	Password  string // a generated password, shown once
+	Email     string
+	Role      string
+	Message   string
+	CurrentID int64
+}
+
+func (p usersPage) errorText() string { return p.Message }
+
+func (s *Server) usersPage(r *http.Request) (usersPage, error) {
+	users, err := s.db.ListUsers(r.Context())
+	page := usersPage{Users: users, Role: store.RoleStaff}
+	if p := principalFrom(r.Context()); p != nil {
+		page.CurrentID = p.User.ID
+	}
+	return page, err
+}
+
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	page, err := s.usersPage(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "users", "Users", page)
+}
+
+// handleUserCreate adds an account. A generated password is shown on the page it answers with,
+// once, and never stored anywhere but as its hash.
+func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if err := parseAdminForm(w, r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	email, role := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("role")
+	password := r.PostForm.Get("password")
+	user, pw, err := CreateUser(r.Context(), s.db, email, role, password, auditEntry(r, "", ""))
+	page, lerr := s.usersPage(r)
+	if lerr != nil {
+		s.renderError(w, r, lerr)
+		return
+	}
+	if err != nil {
+		if statusOf(err) >= 500 {
+			s.renderError(w, r, err)
+			return
+		}
+		page.Email, page.Role, page.Message = email, role, store.ErrorMessage(err)
+		s.render(w, r, statusOf(err), "users", "Users", page)
+		return
+	}
+	page.Created = &user
+	if password == "" {
+		page.Password = pw
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, http.StatusOK, "users", "Users", page)
+}
+
+func (s *Server) setUserDisabled(w http.ResponseWriter, r *http.Request, ps httprouter.Params, disabled bool) {
+	id, err := strconv.ParseInt(ps.ByName("id"), 10, 64)
+	if err != nil {
+		s.renderError(w, r, store.Errorf(store.ENOTFOUND, "no such user"))
+		return
+	}
+	if p := principalFrom(r.Context()); disabled && p != nil && p.User.ID == id {
+		s.renderStatus(w, r, http.StatusConflict, "You cannot disable your own account.")
+		return
+	}
+	ctx := r.Context()
+	action := map[bool]string{true: "user.disable", false: "user.enable"}[disabled]
+	var user store.User
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if user, err = tx.SetUserDisabled(ctx, id, disabled); err != nil {
+			return err
+		}
+		return tx.InsertAudit(ctx, auditEntry(r, action, user.Email), nil)
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	verb := map[bool]string{true: "disabled; their sessions have ended", false: "enabled"}[disabled]
+	s.redirectNotice(w, r, "/admin/users", fmt.Sprintf("%s is %s.", user.Email, verb))
+}
+
+func (s *Server) handleUserDisable(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	s.setUserDisabled(w, r, ps, true)
+}
+
+func (s *Server) handleUserEnable(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	s.setUserDisabled(w, r, ps, false)
+}
+
+type auditPage struct {
+	Actor, Action string
+	Entries       []store.AuditEntry
+	NextURL       string
+	NewestURL     string
+}
+
+const auditPageSize = 100
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q := r.URL.Query()
+	page := auditPage{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action"))}
+	before, err := queryInt(q, "before", 0, 0, 1<<62)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	entries, err := s.db.ListAudit(r.Context(), store.AuditFilter{Actor: page.Actor, Action: page.Action,
+		BeforeID: int64(before), Limit: auditPageSize + 1})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if len(entries) > auditPageSize {
+		entries = entries[:auditPageSize]
+		page.NextURL = withQuery("/admin/audit", q, "before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
+	}
+	if before > 0 {
+		page.NewestURL = withQuery("/admin/audit", q, "before", "")
+	}
+	page.Entries = entries
+	s.render(w, r, http.StatusOK, "audit", "Audit log", page)
+}

@@ -1,0 +1,367 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/technifold/technifold/store"
+)
+
+// maxCheckoutBody caps POST /api/checkout bodies.
+const maxCheckoutBody = 64 << 10
+
+// stripeCallTimeout bounds one call to the Stripe API (retries included).
+const stripeCallTimeout = 30 * time.Second
+
+// stripeNetworkRetries is how often stripe-go retries a failed call (with the same
+// Idempotency-Key); tests lower it.
+var stripeNetworkRetries int64 = 2
+
+// stripeService is the app's side of Stripe: the API client, the webhook secrets and the
+// checkout options, all from configuration.
+type stripeService struct {
+	cfg     *Config
+	db      *store.DB
+	logger  *slog.Logger
+	client  *stripe.Client // nil when STRIPE_SECRET_KEY is not set
+	secrets []string       // webhook signing secrets; empty when STRIPE_WEBHOOK_SECRET is not set
+	opts    checkoutOptions
+	optsErr error // a checkout option that did not parse; checkout answers 503 with it
+	now     func() time.Time
+}
+
+// checkoutOptions are the configurable parts of a Checkout Session.
+type checkoutOptions struct {
+	shippingCountries   []string
+	automaticTax        bool
+	allowPromotionCodes bool
+}
+
+func newStripeService(cfg *Config, db *store.DB, logger *slog.Logger) *stripeService {
+	s := &stripeService{cfg: cfg, db: db, logger: logger, now: time.Now}
+	for _, sec := range strings.Split(cfg.StripeWebhookSecret, ",") {
+		if sec = strings.TrimSpace(sec); sec != "" {
+			s.secrets = append(s.secrets, sec)
+		}
+	}
+	s.opts, s.optsErr = parseCheckoutOptions(cfg)
+	if s.optsErr != nil {
+		logger.Warn("stripe checkout options", "error", s.optsErr)
+	}
+	if cfg.StripeSecretKey != "" {
+		bc := &stripe.BackendConfig{
+			HTTPClient:        &http.Client{Timeout: stripeCallTimeout},
+			LeveledLogger:     stripeLogger{logger},
+			MaxNetworkRetries: stripe.Int64(stripeNetworkRetries),
+		}
+		if cfg.StripeAPIBase != "" {
+			bc.URL = stripe.String(strings.TrimRight(cfg.StripeAPIBase, "/"))
+		}
+		s.client = stripe.NewClient(cfg.StripeSecretKey, stripe.WithBackends(stripe.NewBackendsWithConfig(bc)))
+	}
+	return s
+}
+
+func parseCheckoutOptions(cfg *Config) (checkoutOptions, error) {
+	var o checkoutOptions
+	var errs []error
+	for _, c := range strings.Split(cfg.StripeShippingCountries, ",") {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if c == "" {
+			continue
+		}
+		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+			errs = append(errs, fmt.Errorf("STRIPE_SHIPPING_COUNTRIES: %q is not a two-letter country code", c))
+			continue
+		}
+		o.shippingCountries = append(o.shippingCountries, c)
+	}
+	for _, b := range []struct {
+		env, val string
+		dst      *bool
+	}{{"STRIPE_AUTOMATIC_TAX", cfg.StripeAutomaticTax, &o.automaticTax},
+		{"STRIPE_ALLOW_PROMOTION_CODES", cfg.StripeAllowPromotionCodes, &o.allowPromotionCodes}} {
+		if strings.TrimSpace(b.val) == "" {
+			continue
+		}
+		v, err := strconv.ParseBool(strings.TrimSpace(b.val))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s must be true or false, got %q", b.env, b.val))
+		}
+		*b.dst = v
+	}
+	return o, errors.Join(errs...)
+}
+
+// stripeRoutes registers the checkout, its pages and the Stripe webhook.
+func (s *Server) stripeRoutes() {
+	if s.stripe == nil {
+		s.stripe = newStripeService(s.cfg, s.db, s.logger)
+	}
+	s.handleFunc(http.MethodPost, "/api/checkout", s.handleCheckout)
+	s.handleFunc(http.MethodGet, "/api/orders/status", s.handleOrderStatus)
+	s.handleFunc(http.MethodGet, "/checkout/success", s.handleCheckoutSuccess)
+	s.handleFunc(http.MethodGet, "/checkout/cancel", s.handleCheckoutCancel)
+	s.handleFunc(http.MethodPost, "/api/stripe/webhook", s.handleStripeWebhook)
+}
+
+// checkoutRequest is the body of POST /api/checkout.
+type checkoutRequest struct {
+	CompanyID   string         `json:"company_id"`
+	ContactID   string         `json:"contact_id"`
+	Items       []checkoutItem `json:"items"`
+	OfferKey    string         `json:"offer_key"`
+	CampaignKey string         `json:"campaign_key"`
+	Currency    string         `json:"currency"`
+}
+
+type checkoutItem struct {
+	ProductCode string      `json:"product_code"`
+	Quantity    json.Number `json:"quantity"`
+}
+
+// checkoutResponse is the answer of POST /api/checkout.
+type checkoutResponse struct {
+	URL       string `json:"url"`
+	SessionID string `json:"session_id"`
+	OrderID   string `json:"order_id"`
+}
+
+func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if f := s.cfg.Feature(FeatureCheckout); !f.On() {
+		writeErrorMessage(w, http.StatusServiceUnavailable, f.Why())
+		return
+	}
+	var req checkoutRequest
+	if err := decodeJSONBody(w, r, maxCheckoutBody, &req); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	if s.offerSession != nil {
+		if company, contact, ok := s.offerSession(r); ok {
+			if err := fillFromOfferSession(&req, company, contact); err != nil {
+				writeError(w, r, s.logger, err)
+				return
+			}
+		}
+	}
+	n, err := req.newOrder()
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	res, err := s.stripe.startCheckout(r.Context(), n)
+	var pe *paymentProviderError
+	switch {
+	case errors.As(err, &pe):
+		writeErrorMessage(w, http.StatusBadGateway, "payment provider error: "+pe.msg)
+	case err != nil:
+		writeError(w, r, s.logger, err)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// fillFromOfferSession takes company and contact from the offer page's session where the
+// request leaves them out; a request naming another company or contact is refused.
+func fillFromOfferSession(req *checkoutRequest, company, contact string) error {
+	if req.CompanyID == "" {
+		req.CompanyID = company
+	} else if req.CompanyID != company {
+		return invalidf("company_id: does not match the offer session")
+	}
+	if req.ContactID == "" {
+		req.ContactID = contact
+	} else if contact != "" && req.ContactID != contact {
+		return invalidf("contact_id: does not match the offer session")
+	}
+	return nil
+}
+
+var currencyCode = regexp.MustCompile(`^[a-z]{3}$`)
+
+// newOrder checks the request's shape and merges repeated product codes (summing their
+// quantities); the catalogue checks happen in store.CreateOrder.
+func (req checkoutRequest) newOrder() (store.NewOrder, error) {
+	n := store.NewOrder{CompanyID: strings.TrimSpace(req.CompanyID), ContactID: strings.TrimSpace(req.ContactID),
+		OfferKey: strings.TrimSpace(req.OfferKey), CampaignKey: strings.TrimSpace(req.CampaignKey),
+		Currency: strings.ToLower(strings.TrimSpace(req.Currency))}
+	switch {
+	case n.CompanyID == "":
+		return n, invalidf("company_id: required")
+	case len(n.CompanyID) > 64:
+		return n, invalidf("company_id: too long")
+	case len(n.ContactID) > 64:
+		return n, invalidf("contact_id: too long")
+	case len(n.OfferKey) > 100:
+		return n, invalidf("offer_key: too long")
+	case len(n.CampaignKey) > 100:
+		return n, invalidf("campaign_key: too long")
+	case n.Currency != "" && !currencyCode.MatchString(n.Currency):
+		return n, invalidf("currency: must be a three-letter ISO code such as gbp")
+	case len(req.Items) == 0:
+		return n, invalidf("items: at least one item is required")
+	case len(req.Items) > store.MaxOrderLines:
+		return n, invalidf("items: at most %d items are allowed", store.MaxOrderLines)
+	}
+	index := map[string]int{} // product code → its line in n.Lines
+	for i, it := range req.Items {
+		ref := fmt.Sprintf("items[%d]", i)
+		code := strings.TrimSpace(it.ProductCode)
+		if code == "" {
+			return n, invalidf("%s: product_code is required", ref)
+		}
+		if len(code) > 64 {
+			return n, invalidf("%s: product_code is too long", ref)
+		}
+		q, err := strconv.ParseInt(it.Quantity.String(), 10, 64)
+		if err != nil || q < 1 || q > store.MaxLineQuantity {
+			return n, invalidf("%s: quantity must be a whole number between 1 and %d", ref, store.MaxLineQuantity)
+		}
+		if j, ok := index[code]; ok {
+			n.Lines[j].Quantity += q
+			if n.Lines[j].Quantity > store.MaxLineQuantity {
+				return n, invalidf("%s: quantity of %q adds up to %d, more than %d", ref, code, n.Lines[j].Quantity, store.MaxLineQuantity)
+			}
+			continue
+		}
+		index[code] = len(n.Lines)
+		n.Lines = append(n.Lines, store.OrderLine{Ref: ref, ProductCode: code, Quantity: q})
+	}
+	return n, nil
+}
+
+// paymentProviderError is a failure of Stripe's; msg is safe to show (no keys, no internals).
+type paymentProviderError struct {
+	msg string
+	err error
+}
+
+func (e *paymentProviderError) Error() string { return "stripe: " + e.msg }
+func (e *paymentProviderError) Unwrap() error { return e.err }
+
+// startCheckout creates the order (with its items and checkout_started event) in one
+// transaction, then its Stripe Checkout Session outside any transaction, then stores the
+// session on the order. A Stripe failure marks the order failed.
+func (s *stripeService) startCheckout(ctx context.Context, n store.NewOrder) (checkoutResponse, error) {
+	var o store.Order
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		o, err = tx.CreateOrder(ctx, n)
+		return err
+	})
+	if err != nil {
+		return checkoutResponse{}, err
+	}
+	// The order exists now: finish the job even if the buyer's connection drops.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stripeCallTimeout)
+	defer cancel()
+	params := s.sessionParams(o)
+	params.Context = ctx
+	sess, err := s.client.V1CheckoutSessions.Create(ctx, params)
+	if err != nil {
+		pe := &paymentProviderError{msg: stripeErrorMessage(err), err: err}
+		s.logger.Warn("stripe checkout session failed", "order_id", o.ID, "error", pe.msg)
+		if ferr := s.db.Update(ctx, func(tx *store.Tx) error { return tx.FailCheckout(ctx, o.ID, pe.Error()) }); ferr != nil {
+			s.logger.Error("mark order failed", "order_id", o.ID, "error", ferr)
+		}
+		return checkoutResponse{}, pe
+	}
+	err = s.db.Update(ctx, func(tx *store.Tx) error { return tx.SetCheckoutSession(ctx, o.ID, sess.ID, sess.URL) })
+	if err != nil {
+		return checkoutResponse{}, fmt.Errorf("store checkout session of order %s: %w", o.ID, err)
+	}
+	return checkoutResponse{URL: sess.URL, SessionID: sess.ID, OrderID: o.ID}, nil
+}
+
+// sessionParams builds the Checkout Session for o: our prices, the order id wherever Stripe
+// will carry it back (session, PaymentIntent, invoice), and one Idempotency-Key per order.
+func (s *stripeService) sessionParams(o store.Order) *stripe.CheckoutSessionCreateParams {
+	meta := func() map[string]string { return map[string]string{"order_id": o.ID} }
+	base := strings.TrimRight(s.cfg.BaseURL, "/")
+	p := &stripe.CheckoutSessionCreateParams{
+		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
+		ClientReferenceID: stripe.String(o.ID),
+		Metadata:          meta(),
+		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: meta()},
+		InvoiceCreation: &stripe.CheckoutSessionCreateInvoiceCreationParams{Enabled: stripe.Bool(true),
+			InvoiceData: &stripe.CheckoutSessionCreateInvoiceCreationInvoiceDataParams{Metadata: meta()}},
+		BillingAddressCollection: stripe.String("required"),
+		// Our prices are in the order's currency and refunds are booked in it: no conversion.
+		AdaptivePricing: &stripe.CheckoutSessionCreateAdaptivePricingParams{Enabled: stripe.Bool(false)},
+		SuccessURL:      stripe.String(base + "/checkout/success?session_id={CHECKOUT_SESSION_ID}"),
+		CancelURL:       stripe.String(base + "/checkout/cancel?order_id=" + url.QueryEscape(o.ID)),
+	}
+	if o.ContactEmail != "" {
+		p.CustomerEmail = stripe.String(o.ContactEmail)
+	}
+	for _, it := range o.Items {
+		li := &stripe.CheckoutSessionCreateLineItemParams{Quantity: stripe.Int64(it.Quantity)}
+		if it.StripePriceID != "" {
+			li.Price = stripe.String(it.StripePriceID)
+		} else {
+			li.PriceData = &stripe.CheckoutSessionCreateLineItemPriceDataParams{
+				Currency:   stripe.String(o.Currency),
+				UnitAmount: stripe.Int64(it.UnitAmount),
+				ProductData: &stripe.CheckoutSessionCreateLineItemPriceDataProductDataParams{
+					Name: stripe.String(it.Description), Metadata: map[string]string{"product_code": it.ProductCode}},
+			}
+		}
+		p.LineItems = append(p.LineItems, li)
+	}
+	if len(s.opts.shippingCountries) > 0 {
+		p.ShippingAddressCollection = &stripe.CheckoutSessionCreateShippingAddressCollectionParams{
+			AllowedCountries: stripe.StringSlice(s.opts.shippingCountries)}
+	}
+	if s.opts.automaticTax {
+		p.AutomaticTax = &stripe.CheckoutSessionCreateAutomaticTaxParams{Enabled: stripe.Bool(true)}
+	}
+	if s.opts.allowPromotionCodes {
+		p.AllowPromotionCodes = stripe.Bool(true)
+	}
+	p.SetIdempotencyKey("checkout-" + o.ID)
+	return p
+}
+
+var stripeKeyPattern = regexp.MustCompile(`\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+`)
+
+// stripeErrorMessage says what went wrong with a Stripe call in words safe to show a buyer:
+// Stripe's own message (with anything resembling a key removed) or a generic one.
+func stripeErrorMessage(err error) string {
+	var se *stripe.Error
+	if errors.As(err, &se) && se.Msg != "" {
+		return stripeKeyPattern.ReplaceAllString(se.Msg, "[redacted]")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Stripe did not answer in time"
+	}
+	return "could not reach Stripe"
+}
+
+// stripeLogger routes stripe-go's log lines to slog; its request chatter goes to debug.
+type stripeLogger struct{ l *slog.Logger }
+
+func (s stripeLogger) Debugf(format string, v ...any) {
+	s.l.Debug(fmt.Sprintf(format, v...), "component", "stripe")
+}
+func (s stripeLogger) Infof(format string, v ...any) {
+	s.l.Debug(fmt.Sprintf(format, v...), "component", "stripe")
+}
+func (s stripeLogger) Warnf(format string, v ...any) {
+	s.l.Warn(fmt.Sprintf(format, v...), "component", "stripe")
+}
+func (s stripeLogger) Errorf(format string, v ...any) {
+	s.l.Warn(fmt.Sprintf(format, v...), "component", "stripe")
+}

@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/technifold/technifold/store"
+)
+
+func TestSchedulerRunsRegisteredJobs(t *testing.T) {
+	db := openOutboxTestDB(t, nil)
+	s, err := NewScheduler(db, nil, SchedulerOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{}, 10)
+	if err := s.Register("tick", 10*time.Millisecond, func(ctx context.Context) error {
+		ran <- struct{}{}
+		return errors.New("logged, not fatal")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	panicked := make(chan struct{}, 10)
+	if err := s.Register("panics", 10*time.Millisecond, func(context.Context) error {
+		panicked <- struct{}{}
+		panic("boom")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	for range 2 { // a failing or panicking run keeps its schedule
+		receive(t, ran, "the registered job")
+		receive(t, panicked, "the panicking job")
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, bad := range []struct {
+		name     string
+		interval time.Duration
+		fn       func(context.Context) error
+	}{{"", time.Second, func(context.Context) error { return nil }}, {"x", 0, func(context.Context) error { return nil }}, {"x", time.Second, nil}} {
+		if err := s.Register(bad.name, bad.interval, bad.fn); err == nil {
+			t.Errorf("Register(%q, %s, fn=%v) accepted", bad.name, bad.interval, bad.fn != nil)
+		}
+	}
+}
+
+func TestSchedulerSweepNudgesWorker(t *testing.T) {
+	db := openOutboxTestDB(t, nil)
+	w := NewWorker(db, nil, WorkerOptions{Logger: quietLogger()})
+	s, err := NewScheduler(db, w, SchedulerOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.nudge:
+	default:
+		t.Fatal("the sweep did not nudge the worker")
+	}
+}
+
+func TestSchedulerHousekeeping(t *testing.T) {
+	ctx := context.Background()
+	clock := newOutboxClock()
+	db := openOutboxTestDB(t, clock.Now)
+	oldDone := enqueueOutboxJob(t, db, store.NewJob{Type: "t"})
+	if _, err := db.ClaimJobs(ctx, "w", time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CompleteJob(ctx, oldDone, 1, "w", nil); err != nil {
+		t.Fatal(err)
+	}
+	oldFailed := enqueueOutboxJob(t, db, store.NewJob{Type: "t", RunAt: clock.Now().Add(24 * time.Hour)})
+	if err := db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (provider, event_id, received_at, status, body)
+			VALUES ('stripe', 'evt_1', ?, 'processed', '{"id":"evt_1"}')`, tx.NowText())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewScheduler(db, nil, SchedulerOptions{JobRetention: 7 * 24 * time.Hour, WebhookBodyRetention: 14 * 24 * time.Hour,
+		Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(8 * 24 * time.Hour) // past job retention, within body retention
+	if err := s.housekeep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.GetJob(ctx, oldDone); store.ErrorCode(err) != store.ENOTFOUND {
+		t.Fatalf("old completed job kept: %v", err)
+	}
+	getOutboxJob(t, db, oldFailed) // unfinished jobs are never pruned
+	var body *string
+	if err := db.Read().QueryRow(`SELECT body FROM webhook_deliveries`).Scan(&body); err != nil || body == nil {
+		t.Fatalf("body cleared too early: %v %v", body, err)
+	}
+
+	clock.Advance(7 * 24 * time.Hour)
+	if err := s.housekeep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Read().QueryRow(`SELECT body FROM webhook_deliveries`).Scan(&body); err != nil || body != nil {
+		t.Fatalf("body kept past retention: %v %v", body, err)
+	}
+}

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/technifold/technifold/store"
+)
+
+// BenchmarkStripeWebhook drives POST /api/stripe/webhook over loopback, on a database file at
+// production pragmas, with 32 concurrent clients each sending signed checkout.session.completed
+// events (unique ids, one per order created up front). It reports events/s and p99 latency,
+// then the raw rate of sequential single-row INSERT transactions on the same file, and the
+// ratio of the two: what the whole webhook costs relative to the cheapest durable write.
+func BenchmarkStripeWebhook(b *testing.B) {
+	const clients = 32
+	ctx := context.Background()
+	env := newStripeTestEnv(b, nil)
+	orders := make([]string, b.N)
+	err := env.db.Update(ctx, func(tx *store.Tx) error {
+		for i := range orders {
+			o, err := tx.CreateOrder(ctx, store.NewOrder{CompanyID: "ACME", ContactID: "K1", Lines: []store.OrderLine{
+				{Ref: "items[0]", ProductCode: "TOOL-1", Quantity: 1}, {Ref: "items[1]", ProductCode: "BLADE-1", Quantity: 2}}})
+			if err != nil {
+				return err
+			}
+			orders[i] = o.ID
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	template := string(stripeFixtureEvent(b, "checkout.session.completed", "evt_bench_ORDERID", map[string]any{
+		"id": "cs_bench_ORDERID", "metadata.order_id": "ORDERID", "client_reference_id": "ORDERID",
+		"payment_intent": "pi_bench_ORDERID", "invoice": "in_bench_ORDERID", "currency": "gbp",
+		"amount_subtotal": 129998, "amount_total": 130998, "total_details.amount_tax": 1000}))
+	bodies := make([][]byte, b.N)
+	for i, id := range orders {
+		bodies[i] = []byte(strings.ReplaceAll(template, "ORDERID", id))
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}}
+	defer client.CloseIdleConnections()
+	latencies := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.N {
+					return
+				}
+				t0 := time.Now()
+				req, _ := http.NewRequest(http.MethodPost, env.http.URL+"/api/stripe/webhook", bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Stripe-Signature", signStripe(stripeTestSecrets[0], t0, bodies[i]))
+				resp, err := client.Do(req)
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failures.Add(1)
+				}
+				latencies[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if n := failures.Load(); n > 0 {
+		b.Fatalf("%d of %d deliveries failed", n, b.N)
+	}
+	if n := env.count(b, `SELECT count(*) FROM orders WHERE status = 'paid'`); n != b.N {
+		b.Fatalf("%d of %d orders paid", n, b.N)
+	}
+	slices.Sort(latencies)
+	eventsPerSec := float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(eventsPerSec, "events/s")
+	b.ReportMetric(float64(latencies[(len(latencies)*99)/100].Microseconds())/1000, "p99_ms")
+
+	inserts := rawInsertRate(b, env.db, max(200, min(b.N, 2000)))
+	b.ReportMetric(inserts, "raw_inserts/s")
+	b.ReportMetric(eventsPerSec/inserts, "events/raw_insert")
+	batches, requests, _ := env.db.CommitStats()
+	b.Logf("N=%d: %.0f events/s, p99 %v, raw %.0f inserts/s, %.1f requests per commit overall",
+		b.N, eventsPerSec, latencies[(len(latencies)*99)/100], inserts, float64(requests)/float64(max(batches, 1)))
+}
+
+// rawInsertRate times n sequential transactions of one single-row INSERT each through
+// db.Update (synchronous FULL, so one fsync each): the floor of a durable write.
+func rawInsertRate(b *testing.B, db *store.DB, n int) float64 {
+	b.Helper()
+	ctx := context.Background()
+	if err := db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bench_stripe_raw (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for i := range n {
+		if err := db.Update(ctx, func(tx *store.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO bench_stripe_raw (v) VALUES (?)`, fmt.Sprint(i))
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}

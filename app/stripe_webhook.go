@@ -1,0 +1,312 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/technifold/technifold/store"
+)
+
+// maxStripeWebhookBody caps webhook bodies; Stripe's events are far smaller.
+const maxStripeWebhookBody = 1 << 20
+
+// stripeSignatureTolerance is how far a signature's timestamp may be from now.
+const stripeSignatureTolerance = 300 * time.Second
+
+// maxStripeSignatures bounds the v1 entries looked at in one header.
+const maxStripeSignatures = 16
+
+// Reasons a Stripe-Signature header is refused. Their texts are the 400 answers.
+var (
+	errStripeNoSignature  = errors.New("missing Stripe-Signature header")
+	errStripeBadHeader    = errors.New("malformed Stripe-Signature header")
+	errStripeBadSignature = errors.New("no valid signature in Stripe-Signature header")
+	errStripeStale        = errors.New("Stripe-Signature timestamp is outside the tolerance")
+)
+
+func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if len(s.stripe.secrets) == 0 {
+		writeErrorMessage(w, http.StatusServiceUnavailable, FeatureStripeWebhook+" is off: set STRIPE_WEBHOOK_SECRET")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxStripeWebhookBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeErrorMessage(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+		writeErrorMessage(w, http.StatusBadRequest, "could not read the request body")
+		return
+	}
+	err = verifyStripeSignature(r.Header.Get("Stripe-Signature"), body, s.stripe.secrets, s.stripe.now(), stripeSignatureTolerance)
+	if err != nil {
+		s.stripe.reject(r.Context(), err.Error())
+		writeErrorMessage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if _, err := s.stripe.ingest(r.Context(), body); err != nil {
+		if store.ErrorCode(err) == store.EINVALID {
+			s.stripe.reject(r.Context(), store.ErrorMessage(err))
+		}
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"received": true})
+}
+
+// reject records a refused delivery (no body) so the admin dashboard can alert on it.
+func (s *stripeService) reject(ctx context.Context, reason string) {
+	s.logger.WarnContext(ctx, "stripe webhook rejected", "reason", reason, "request_id", requestID(ctx))
+	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.RecordRejectedDelivery(ctx, "stripe", reason) }); err != nil {
+		s.logger.WarnContext(ctx, "record rejected stripe delivery", "error", err)
+	}
+}
+
+// ingest applies one trusted Stripe event (a verified webhook body, or an event fetched from
+// Stripe by reconciliation) in a single transaction: delivery, engagement event, order state
+// and jobs. It is the only way Stripe events reach the database.
+func (s *stripeService) ingest(ctx context.Context, body []byte) (store.StripeOutcome, error) {
+	ev, err := parseStripeEvent(body)
+	if err != nil {
+		return store.StripeOutcome{}, err
+	}
+	var out store.StripeOutcome
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.ApplyStripeEvent(ctx, ev)
+		return err
+	})
+	if err != nil {
+		s.logger.ErrorContext(ctx, "apply stripe event", "event_id", ev.ID, "type", ev.Type, "error", err)
+		if store.ErrorCode(err) != store.EINVALID && ctx.Err() == nil {
+			msg := store.ErrorMessage(err)
+			if ferr := s.db.Update(ctx, func(tx *store.Tx) error { return tx.RecordStripeFailure(ctx, ev, msg) }); ferr != nil {
+				s.logger.WarnContext(ctx, "record failed stripe delivery", "event_id", ev.ID, "error", ferr)
+			}
+		}
+		return out, err
+	}
+	switch {
+	case out.Repeat:
+		s.logger.DebugContext(ctx, "stripe event repeated", "event_id", ev.ID, "type", ev.Type)
+	case out.Status == store.DeliveryIgnored && store.IsHandledStripeEvent(ev.Type):
+		s.logger.WarnContext(ctx, "stripe event matches no order", "event_id", ev.ID, "type", ev.Type, "note", out.Note)
+	default:
+		s.logger.InfoContext(ctx, "stripe event", "event_id", ev.ID, "type", ev.Type, "status", out.Status, "order_id", out.OrderID)
+	}
+	return out, nil
+}
+
+// verifyStripeSignature checks a Stripe-Signature header ("t=<unix>,v1=<hex>[,v1=<hex>…]")
+// against every secret: some v1 must be HMAC-SHA256(secret, "<t>.<body>"), and t must be
+// within tolerance of now. Several v1 entries appear while Stripe rolls a secret.
+func verifyStripeSignature(header string, body []byte, secrets []string, now time.Time, tolerance time.Duration) error {
+	ts, sigs, err := parseStripeSignature(header)
+	if err != nil {
+		return err
+	}
+	prefix := strconv.FormatInt(ts, 10) + "."
+	ok := false
+	for _, secret := range secrets {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(prefix))
+		mac.Write(body)
+		want := mac.Sum(nil)
+		for _, sig := range sigs {
+			if hmac.Equal(want, sig) {
+				ok = true
+			}
+		}
+	}
+	if !ok {
+		return errStripeBadSignature
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return errStripeStale
+	}
+	return nil
+}
+
+// parseStripeSignature splits a Stripe-Signature header into its timestamp and the v1
+// signatures that are well-formed hex SHA-256 values; other schemes are ignored.
+func parseStripeSignature(header string) (ts int64, sigs [][]byte, err error) {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return 0, nil, errStripeNoSignature
+	}
+	if len(header) > 8<<10 {
+		return 0, nil, errStripeBadHeader
+	}
+	seenT := false
+	for _, part := range strings.Split(header, ",") {
+		k, v, found := strings.Cut(strings.TrimSpace(part), "=")
+		if !found {
+			continue
+		}
+		switch k {
+		case "t":
+			if seenT || v == "" || len(v) > 12 || strings.Trim(v, "0123456789") != "" {
+				return 0, nil, errStripeBadHeader
+			}
+			seenT = true
+			ts, _ = strconv.ParseInt(v, 10, 64)
+		case "v1":
+			sig, err := hex.DecodeString(v)
+			if err == nil && len(sig) == sha256.Size && len(sigs) < maxStripeSignatures {
+				sigs = append(sigs, sig)
+			}
+		}
+	}
+	if !seenT {
+		return 0, nil, errStripeBadHeader
+	}
+	if len(sigs) == 0 {
+		return 0, nil, errStripeBadSignature
+	}
+	return ts, sigs, nil
+}
+
+// stripeEventJSON is the part of a Stripe event envelope we read; unknown fields, and the
+// api_version, are ignored so events of any API version are accepted.
+type stripeEventJSON struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Created int64  `json:"created"`
+	Data    struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// stripeObjectJSON holds the fields we use of the objects the handled events carry
+// (checkout.session, payment_intent, invoice, charge).
+type stripeObjectJSON struct {
+	ID                string            `json:"id"`
+	Object            string            `json:"object"`
+	Metadata          map[string]string `json:"metadata"`
+	ClientReferenceID string            `json:"client_reference_id"`
+	PaymentStatus     string            `json:"payment_status"`
+	Currency          string            `json:"currency"`
+	AmountTotal       *int64            `json:"amount_total"`
+	AmountSubtotal    *int64            `json:"amount_subtotal"`
+	TotalDetails      *struct {
+		AmountTax *int64 `json:"amount_tax"`
+	} `json:"total_details"`
+	PaymentIntent    stripeRef `json:"payment_intent"`
+	Customer         stripeRef `json:"customer"`
+	Invoice          stripeRef `json:"invoice"`
+	Amount           int64     `json:"amount"`
+	AmountReceived   int64     `json:"amount_received"`
+	AmountPaid       int64     `json:"amount_paid"`
+	AmountRefunded   int64     `json:"amount_refunded"`
+	Refunded         bool      `json:"refunded"`
+	LastPaymentError *struct {
+		Code        string `json:"code"`
+		DeclineCode string `json:"decline_code"`
+		Message     string `json:"message"`
+	} `json:"last_payment_error"`
+}
+
+// stripeRef is a reference to another Stripe object: its id, null, or the expanded object.
+type stripeRef string
+
+func (r *stripeRef) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*r = ""
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		err := json.Unmarshal(b, &s)
+		*r = stripeRef(s)
+		return err
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return errors.New("expected an id or an object")
+	}
+	*r = stripeRef(obj.ID)
+	return nil
+}
+
+// parseStripeEvent reads a Stripe event into what the store acts on. Bad input is an
+// EINVALID error; events of types we do not handle need only an id and a type.
+func parseStripeEvent(body []byte) (store.StripeEvent, error) {
+	var env stripeEventJSON
+	if err := json.Unmarshal(body, &env); err != nil {
+		return store.StripeEvent{}, invalidf("malformed event: %s", jsonErrorText(err))
+	}
+	if env.ID == "" || env.Type == "" || len(env.ID) > 255 || len(env.Type) > 255 {
+		return store.StripeEvent{}, invalidf("malformed event: id and type are required")
+	}
+	e := store.StripeEvent{ID: env.ID, Type: env.Type, Body: string(body)}
+	if env.Created > 0 && env.Created < 1<<40 {
+		e.Created = time.Unix(env.Created, 0).UTC()
+	}
+	if !store.IsHandledStripeEvent(e.Type) {
+		return e, nil
+	}
+	var obj stripeObjectJSON
+	if len(env.Data.Object) == 0 || env.Data.Object[0] != '{' {
+		return e, invalidf("malformed event: data.object must be an object")
+	}
+	if err := json.Unmarshal(env.Data.Object, &obj); err != nil {
+		return e, invalidf("malformed event: data.object: %s", jsonErrorText(err))
+	}
+	if obj.ID == "" {
+		return e, invalidf("malformed event: data.object.id is required")
+	}
+	e.OrderID = obj.Metadata["order_id"]
+	e.CustomerID = string(obj.Customer)
+	e.Currency = strings.ToLower(obj.Currency)
+	switch {
+	case strings.HasPrefix(e.Type, "checkout.session."):
+		if e.OrderID == "" {
+			e.OrderID = obj.ClientReferenceID
+		}
+		e.SessionID, e.PaymentIntentID, e.InvoiceID = obj.ID, string(obj.PaymentIntent), string(obj.Invoice)
+		e.PaymentStatus = obj.PaymentStatus
+		e.AmountTotal, e.AmountSubtotal = obj.AmountTotal, obj.AmountSubtotal
+		if obj.TotalDetails != nil {
+			e.AmountTax = obj.TotalDetails.AmountTax
+		}
+		if obj.AmountTotal != nil {
+			e.Amount = *obj.AmountTotal
+		}
+	case strings.HasPrefix(e.Type, "payment_intent."):
+		e.PaymentIntentID, e.Amount = obj.ID, obj.Amount
+		if obj.AmountReceived > 0 {
+			e.Amount = obj.AmountReceived
+		}
+		if pe := obj.LastPaymentError; pe != nil {
+			e.FailureCode, e.DeclineCode, e.FailureMessage = pe.Code, pe.DeclineCode, pe.Message
+		}
+	case strings.HasPrefix(e.Type, "invoice."):
+		e.InvoiceID, e.Amount = obj.ID, obj.AmountPaid
+	case strings.HasPrefix(e.Type, "charge."):
+		e.ChargeID, e.PaymentIntentID, e.Amount = obj.ID, string(obj.PaymentIntent), obj.Amount
+		e.AmountRefunded, e.Refunded = obj.AmountRefunded, obj.Refunded
+	default:
+		return e, fmt.Errorf("no parser for stripe event type %s", e.Type)
+	}
+	if e.Amount < 0 || e.AmountRefunded < 0 {
+		return e, invalidf("malformed event: negative amount")
+	}
+	return e, nil
+}

@@ -1,0 +1,564 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Stripe event types that change an order.
+const (
+	StripeCheckoutCompleted     = "checkout.session.completed"
+	StripeAsyncPaymentSucceeded = "checkout.session.async_payment_succeeded"
+	StripeAsyncPaymentFailed    = "checkout.session.async_payment_failed"
+	StripeCheckoutExpired       = "checkout.session.expired"
+	StripePaymentSucceeded      = "payment_intent.succeeded"
+	StripePaymentFailed         = "payment_intent.payment_failed"
+	StripeInvoicePaid           = "invoice.paid"
+	StripeChargeRefunded        = "charge.refunded"
+)
+
+// stripeEventNames maps each handled Stripe event type to its engagement event's name.
+var stripeEventNames = map[string]string{
+	StripeCheckoutCompleted:     "checkout_completed",
+	StripeAsyncPaymentSucceeded: "async_payment_succeeded",
+	StripeAsyncPaymentFailed:    "async_payment_failed",
+	StripeCheckoutExpired:       "checkout_expired",
+	StripePaymentSucceeded:      "payment_succeeded",
+	StripePaymentFailed:         "payment_failed",
+	StripeInvoicePaid:           "invoice_paid",
+	StripeChargeRefunded:        "charge_refunded",
+}
+
+// StripeEventTypes lists the Stripe event types ApplyStripeEvent acts on, sorted.
+func StripeEventTypes() []string {
+	out := make([]string, 0, len(stripeEventNames))
+	for t := range stripeEventNames {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsHandledStripeEvent reports whether ApplyStripeEvent changes orders for events of type t.
+func IsHandledStripeEvent(t string) bool { _, ok := stripeEventNames[t]; return ok }
+
+// Webhook delivery statuses (webhook_deliveries.status).
+const (
+	DeliveryProcessed = "processed"
+	DeliveryDuplicate = "duplicate"
+	DeliveryIgnored   = "ignored"
+	DeliveryRejected  = "rejected"
+	DeliveryFailed    = "failed"
+)
+
+// Outbox job types the Stripe events enqueue (handled by the Zoho Books sync).
+const (
+	stripeJobSyncOrder  = "zoho_sync_order"
+	stripeJobSyncRefund = "zoho_sync_refund"
+)
+
+// StripeEvent is what the store needs of one Stripe event, parsed by the caller. Only the
+// fields of the event's object type are set.
+type StripeEvent struct {
+	ID      string    `json:"id"`
+	Type    string    `json:"type"`
+	Created time.Time `json:"created"`
+	Body    string    `json:"-"` // the raw event, kept in webhook_deliveries
+
+	// OrderID is metadata.order_id, else client_reference_id.
+	OrderID         string `json:"order_id,omitempty"`
+	SessionID       string `json:"session_id,omitempty"`
+	PaymentIntentID string `json:"payment_intent_id,omitempty"`
+	ChargeID        string `json:"charge_id,omitempty"`
+	InvoiceID       string `json:"invoice_id,omitempty"`
+	CustomerID      string `json:"customer_id,omitempty"`
+	Currency        string `json:"currency,omitempty"`
+	// PaymentStatus is a Checkout Session's: paid, unpaid or no_payment_required.
+	PaymentStatus string `json:"payment_status,omitempty"`
+	// Amount is what the event is about: a session's amount_total, a PaymentIntent's amount
+	// (amount_received once it succeeded), an invoice's amount_paid, a charge's amount.
+	Amount int64 `json:"amount,omitempty"`
+	// A Checkout Session's totals, when Stripe gave them.
+	AmountSubtotal *int64 `json:"amount_subtotal,omitempty"`
+	AmountTax      *int64 `json:"amount_tax,omitempty"`
+	AmountTotal    *int64 `json:"amount_total,omitempty"`
+	// A charge's refunds so far, and whether it is refunded in full.
+	AmountRefunded int64 `json:"amount_refunded,omitempty"`
+	Refunded       bool  `json:"refunded,omitempty"`
+	// A PaymentIntent's last_payment_error.
+	FailureCode    string `json:"failure_code,omitempty"`
+	DeclineCode    string `json:"decline_code,omitempty"`
+	FailureMessage string `json:"failure_message,omitempty"`
+}
+
+// StripeOutcome says what ApplyStripeEvent did.
+type StripeOutcome struct {
+	Status  string // the delivery's status: processed, duplicate or ignored
+	Repeat  bool   // this event id had been delivered before; nothing was done
+	OrderID string // the order the event belongs to, when one was found
+	Note    string // why the event had no effect, when it had none
+}
+
+// ApplyStripeEvent records the delivery of e and applies it, all in the caller's transaction:
+// the engagement event, the order's change of state, its sales rows and the outbox jobs. A
+// repeat delivery (same event id) only counts the attempt. States only move forward, so events
+// may arrive in any order and more than once: paid is never undone, refunds only grow, and
+// sales rows and the order's sync job are added exactly once, by whichever event pays it.
+func (tx *Tx) ApplyStripeEvent(ctx context.Context, e StripeEvent) (StripeOutcome, error) {
+	if e.ID == "" || e.Type == "" {
+		return StripeOutcome{}, Errorf(EINVALID, "stripe event needs an id and a type")
+	}
+	var prev string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM webhook_deliveries WHERE provider = 'stripe' AND event_id = ?`, e.ID).Scan(&prev)
+	switch {
+	case err == nil && prev != DeliveryFailed:
+		_, err := tx.exec(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, last_received_at = ?2
+			WHERE provider = 'stripe' AND event_id = ?1`, e.ID, tx.NowText())
+		return StripeOutcome{Status: prev, Repeat: true}, err
+	case err != nil && !IsNoRows(err):
+		return StripeOutcome{}, fmt.Errorf("look up stripe delivery %s: %w", e.ID, err)
+	}
+	out, err := tx.applyStripeEvent(ctx, e)
+	if err != nil {
+		return out, err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, error, body,
+			attempts, last_received_at)
+		VALUES ('stripe', ?1, ?2, ?3, ?4, ?5, ?6, 1, ?3)
+		ON CONFLICT (provider, event_id) DO UPDATE SET status = excluded.status, error = excluded.error,
+			body = excluded.body, attempts = webhook_deliveries.attempts + 1, last_received_at = excluded.last_received_at`,
+		e.ID, e.Type, tx.NowText(), out.Status, nullStr(out.Note), nullStr(e.Body))
+	if err != nil {
+		return out, fmt.Errorf("record stripe delivery %s: %w", e.ID, err)
+	}
+	return out, nil
+}
+
+func (tx *Tx) applyStripeEvent(ctx context.Context, e StripeEvent) (StripeOutcome, error) {
+	if !IsHandledStripeEvent(e.Type) {
+		return StripeOutcome{Status: DeliveryIgnored, Note: "event type not handled"}, nil
+	}
+	o, found, err := tx.findStripeOrder(ctx, e)
+	if err != nil || found {
+		if err != nil {
+			return StripeOutcome{}, err
+		}
+		return tx.applyToOrder(ctx, &o, e)
+	}
+	if e.Type == StripeChargeRefunded && e.PaymentIntentID != "" {
+		// The completion that tells us this PaymentIntent's order may still be on its way.
+		ev, _ := json.Marshal(e)
+		if _, err := tx.exec(ctx, `INSERT INTO stripe_parked_events (event_id, payment_intent_id, event, created_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`, e.ID, e.PaymentIntentID, string(ev), tx.NowText()); err != nil {
+			return StripeOutcome{}, fmt.Errorf("park stripe event %s: %w", e.ID, err)
+		}
+		return StripeOutcome{Status: DeliveryIgnored,
+			Note: "no order has payment_intent " + e.PaymentIntentID + " yet; kept until one does"}, nil
+	}
+	return StripeOutcome{Status: DeliveryIgnored, Note: "no order matches this event"}, nil
+}
+
+// findStripeOrder links an event to an order: by the order id Stripe carries back in metadata
+// or client_reference_id, else by the Stripe ids stored on the order.
+func (tx *Tx) findStripeOrder(ctx context.Context, e StripeEvent) (Order, bool, error) {
+	keys := []struct{ col, val string }{
+		{"o.order_id", e.OrderID},
+		{"o.stripe_checkout_session_id", e.SessionID},
+		{"o.stripe_payment_intent_id", e.PaymentIntentID},
+		{"o.stripe_invoice_id", e.InvoiceID},
+	}
+	for _, k := range keys {
+		if k.val == "" {
+			continue
+		}
+		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+`
+			FROM orders o LEFT JOIN contacts c ON c.contact_id = o.contact_id WHERE `+k.col+` = ? LIMIT 1`, k.val))
+		if err == nil {
+			return o, true, nil
+		}
+		if !IsNoRows(err) {
+			return o, false, fmt.Errorf("find order for stripe event %s: %w", e.ID, err)
+		}
+	}
+	return Order{}, false, nil
+}
+
+// applyToOrder records e's engagement event and, unless that event was already there, applies
+// e to o and saves o.
+func (tx *Tx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (StripeOutcome, error) {
+	out := StripeOutcome{Status: DeliveryProcessed, OrderID: o.ID}
+	if _, inserted, err := tx.InsertEvent(ctx, stripeEngagementEvent(o, e)); err != nil {
+		return out, err
+	} else if !inserted {
+		out.Status, out.Note = DeliveryDuplicate, "event already applied"
+		return out, nil
+	}
+	hadIntent := o.StripePaymentIntentID != ""
+	if err := tx.adoptStripeIDs(ctx, o, e); err != nil {
+		return out, err
+	}
+	at := e.Created
+	if at.IsZero() {
+		at = tx.now
+	}
+	currencyOK := e.Currency == "" || e.Currency == o.Currency
+	switch e.Type {
+	case StripeCheckoutCompleted, StripeAsyncPaymentSucceeded:
+		if currencyOK {
+			setIf(&o.TotalAmount, e.AmountTotal)
+			setIf(&o.Subtotal, e.AmountSubtotal)
+			setIf(&o.TaxAmount, e.AmountTax)
+		}
+		if e.PaymentStatus == "paid" || e.PaymentStatus == "no_payment_required" {
+			if err := tx.markOrderPaid(ctx, o, at); err != nil {
+				return out, err
+			}
+		}
+		o.settlePaymentStatus(false)
+	case StripePaymentSucceeded:
+		if o.Status != OrderPaid && currencyOK && e.Amount > 0 {
+			o.TotalAmount = e.Amount // what was charged; the session's totals refine it
+		}
+		if err := tx.markOrderPaid(ctx, o, at); err != nil {
+			return out, err
+		}
+	case StripeAsyncPaymentFailed:
+		if o.Status == OrderPending || o.Status == OrderExpired {
+			o.Status, o.FailureReason = OrderFailed, "asynchronous payment failed"
+		}
+	case StripeCheckoutExpired:
+		if o.Status == OrderPending {
+			o.Status = OrderExpired
+		}
+	case StripePaymentFailed:
+		if o.Status == OrderPending {
+			o.Status, o.FailureReason = OrderFailed, failureReason(e)
+		}
+	case StripeChargeRefunded:
+		if err := tx.applyRefund(ctx, o, e); err != nil {
+			return out, err
+		}
+	}
+	if err := tx.saveStripeState(ctx, o); err != nil {
+		return out, err
+	}
+	if !hadIntent && o.StripePaymentIntentID != "" {
+		if err := tx.applyParkedEvents(ctx, o); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// adoptStripeIDs stores the Stripe ids e carries that o does not have yet. An id already held
+// by another order is left alone (the columns are unique).
+func (tx *Tx) adoptStripeIDs(ctx context.Context, o *Order, e StripeEvent) error {
+	for _, f := range []struct {
+		dst      *string
+		val, col string
+	}{
+		{&o.StripeCheckoutSessionID, e.SessionID, "stripe_checkout_session_id"},
+		{&o.StripePaymentIntentID, e.PaymentIntentID, "stripe_payment_intent_id"},
+	} {
+		if *f.dst != "" || f.val == "" {
+			continue
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE `+f.col+` = ? AND order_id <> ?)`,
+			f.val, o.ID).Scan(&taken); err != nil {
+			return err
+		}
+		if taken == 0 {
+			*f.dst = f.val
+		}
+	}
+	if o.StripeInvoiceID == "" {
+		o.StripeInvoiceID = e.InvoiceID
+	}
+	if o.StripeCustomerID == "" {
+		o.StripeCustomerID = e.CustomerID
+	}
+	return nil
+}
+
+// markOrderPaid moves o to paid once: the sales rows, the Zoho sync job and the sync jobs of
+// refunds seen before the payment are added only by the event that makes this move.
+func (tx *Tx) markOrderPaid(ctx context.Context, o *Order, at time.Time) error {
+	if o.Status == OrderPaid {
+		return nil
+	}
+	o.Status, o.FailureReason, o.PaidAt = OrderPaid, "", FormatTime(at)
+	o.settlePaymentStatus(false)
+	if _, err := tx.exec(ctx, `INSERT INTO sales (company_id, product_code, quantity, unit_amount, currency, txn_date,
+			invoice_number, source, order_id, created_at)
+		SELECT ?2, product_code, quantity, unit_amount, ?3, ?4, ?1, 'stripe', ?1, ?5 FROM order_items WHERE order_id = ?1
+		ON CONFLICT (invoice_number, product_code) DO NOTHING`,
+		o.ID, o.CompanyID, o.Currency, at.UTC().Format(time.DateOnly), tx.NowText()); err != nil {
+		return fmt.Errorf("append sales of order %s: %w", o.ID, err)
+	}
+	if _, _, err := tx.Enqueue(ctx, NewJob{Type: stripeJobSyncOrder, Payload: map[string]string{"order_id": o.ID},
+		DedupeKey: stripeJobSyncOrder + ":" + o.ID, CompanyID: o.CompanyID, OrderID: o.ID}); err != nil {
+		return err
+	}
+	refunds, err := tx.orderRefunds(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range refunds {
+		if err := tx.enqueueRefundSync(ctx, o, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orderRefund is one booked increase of a charge's refunded amount.
+type orderRefund struct {
+	ChargeID string
+	Total    int64 // the charge's amount_refunded after this refund
+	Amount   int64 // the increase
+	Currency string
+}
+
+// applyRefund books the growth of a charge's amount_refunded. Refunds only grow, so an older
+// state arriving late changes nothing. The Zoho job waits until the order is paid.
+func (tx *Tx) applyRefund(ctx context.Context, o *Order, e StripeEvent) error {
+	if e.AmountRefunded > o.AmountRefunded {
+		r := orderRefund{ChargeID: e.ChargeID, Total: e.AmountRefunded, Amount: e.AmountRefunded - o.AmountRefunded, Currency: e.Currency}
+		if r.Currency == "" {
+			r.Currency = o.Currency
+		}
+		o.AmountRefunded = e.AmountRefunded
+		if _, err := tx.exec(ctx, `INSERT INTO order_refunds (refund_id, order_id, amount, currency, charge_id,
+				amount_refunded_total, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (refund_id) DO NOTHING`,
+			r.ChargeID+":"+strconv.FormatInt(r.Total, 10), o.ID, r.Amount, r.Currency, r.ChargeID, r.Total, tx.NowText()); err != nil {
+			return fmt.Errorf("book refund of order %s: %w", o.ID, err)
+		}
+		if o.Status == OrderPaid {
+			if err := tx.enqueueRefundSync(ctx, o, r); err != nil {
+				return err
+			}
+		}
+	}
+	o.settlePaymentStatus(e.Refunded && e.AmountRefunded >= o.AmountRefunded)
+	return nil
+}
+
+func (tx *Tx) enqueueRefundSync(ctx context.Context, o *Order, r orderRefund) error {
+	key := r.ChargeID + ":" + strconv.FormatInt(r.Total, 10)
+	_, _, err := tx.Enqueue(ctx, NewJob{Type: stripeJobSyncRefund, DedupeKey: stripeJobSyncRefund + ":" + key,
+		CompanyID: o.CompanyID, OrderID: o.ID, Payload: map[string]any{"order_id": o.ID, "charge_id": r.ChargeID,
+			"amount_refunded_total": r.Total, "refund_amount": r.Amount, "currency": r.Currency}})
+	return err
+}
+
+func (tx *Tx) orderRefunds(ctx context.Context, orderID string) ([]orderRefund, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT COALESCE(charge_id, ''), COALESCE(amount_refunded_total, 0), amount, currency
+		FROM order_refunds WHERE order_id = ? ORDER BY amount_refunded_total`, orderID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []orderRefund
+	for rows.Next() {
+		var r orderRefund
+		if err := rows.Scan(&r.ChargeID, &r.Total, &r.Amount, &r.Currency); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// applyParkedEvents applies the charge events that waited for o's PaymentIntent.
+func (tx *Tx) applyParkedEvents(ctx context.Context, o *Order) error {
+	rows, err := tx.QueryContext(ctx, `SELECT event FROM stripe_parked_events WHERE payment_intent_id = ?
+		ORDER BY created_at, event_id`, o.StripePaymentIntentID)
+	if err != nil {
+		return err
+	}
+	var parked []StripeEvent
+	for rows.Next() {
+		var raw string
+		var e StripeEvent
+		if err := rows.Scan(&raw); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			rows.Close()
+			return fmt.Errorf("decode parked stripe event: %w", err)
+		}
+		parked = append(parked, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, e := range parked {
+		if _, err := tx.exec(ctx, `DELETE FROM stripe_parked_events WHERE event_id = ?`, e.ID); err != nil {
+			return err
+		}
+		out, err := tx.applyToOrder(ctx, o, e)
+		if err != nil {
+			return fmt.Errorf("apply parked stripe event %s: %w", e.ID, err)
+		}
+		if _, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?2, error = ?3
+			WHERE provider = 'stripe' AND event_id = ?1`, e.ID, out.Status, nullStr(out.Note)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveStripeState writes back the columns Stripe events change.
+func (tx *Tx) saveStripeState(ctx context.Context, o *Order) error {
+	_, err := tx.exec(ctx, `UPDATE orders SET status = ?2, payment_status = ?3, subtotal = ?4, tax_amount = ?5,
+			total_amount = ?6, amount_refunded = ?7, failure_reason = ?8, stripe_checkout_session_id = ?9,
+			stripe_payment_intent_id = ?10, stripe_invoice_id = ?11, stripe_customer_id = ?12, paid_at = ?13,
+			updated_at = ?14
+		WHERE order_id = ?1`,
+		o.ID, o.Status, o.PaymentStatus, o.Subtotal, o.TaxAmount, o.TotalAmount, o.AmountRefunded,
+		nullStr(o.FailureReason), nullStr(o.StripeCheckoutSessionID), nullStr(o.StripePaymentIntentID),
+		nullStr(o.StripeInvoiceID), nullStr(o.StripeCustomerID), nullStr(o.PaidAt), tx.NowText())
+	if err != nil {
+		return fmt.Errorf("update order %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+var paymentRank = map[string]int{PaymentUnpaid: 0, PaymentPaid: 1, PaymentPartiallyRefunded: 2, PaymentRefunded: 3}
+
+// settlePaymentStatus derives a paid order's payment status from its refunds, never moving it
+// back. An order that is not paid keeps "unpaid" (its refunds wait for the payment).
+func (o *Order) settlePaymentStatus(fullyRefunded bool) {
+	if o.Status != OrderPaid {
+		return
+	}
+	want := PaymentPaid
+	if o.AmountRefunded > 0 {
+		want = PaymentPartiallyRefunded
+		if fullyRefunded || o.AmountRefunded >= o.TotalAmount {
+			want = PaymentRefunded
+		}
+	}
+	if paymentRank[want] > paymentRank[o.PaymentStatus] {
+		o.PaymentStatus = want
+	}
+}
+
+func setIf(dst *int64, v *int64) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func failureReason(e StripeEvent) string {
+	switch {
+	case e.FailureMessage != "":
+		return e.FailureMessage
+	case e.DeclineCode != "":
+		return "payment failed: " + e.DeclineCode
+	case e.FailureCode != "":
+		return "payment failed: " + e.FailureCode
+	}
+	return "payment failed"
+}
+
+// stripeEngagementEvent is the engagement event recording e against o.
+func stripeEngagementEvent(o *Order, e StripeEvent) Event {
+	meta := map[string]any{"order_id": o.ID, "stripe_event_type": e.Type}
+	for k, v := range map[string]string{"checkout_session_id": e.SessionID, "payment_intent_id": e.PaymentIntentID,
+		"charge_id": e.ChargeID, "invoice_id": e.InvoiceID, "payment_status": e.PaymentStatus} {
+		if v != "" {
+			meta[k] = v
+		}
+	}
+	value := e.Amount
+	switch e.Type {
+	case StripePaymentFailed:
+		meta["last_payment_error"] = map[string]string{"code": e.FailureCode, "decline_code": e.DeclineCode, "message": e.FailureMessage}
+	case StripeChargeRefunded:
+		value = e.AmountRefunded
+		meta["amount_refunded"] = e.AmountRefunded
+		meta["refund_amount"] = max(0, e.AmountRefunded-o.AmountRefunded)
+		meta["refunded"] = e.Refunded
+	}
+	currency := e.Currency
+	if currency == "" {
+		currency = o.Currency
+	}
+	return Event{Source: "stripe", SourceEventID: e.ID, Name: stripeEventNames[e.Type], CompanyID: o.CompanyID,
+		ContactID: o.ContactID, OfferKey: o.OfferKey, CampaignKey: o.CampaignKey, Value: &value, Currency: currency,
+		Meta: meta, OccurredAt: e.Created}
+}
+
+// RecordStripeFailure notes that applying a Stripe event failed, so the admin sees it; Stripe's
+// retry (or reconciliation) applies it again, since a failed delivery is not a repeat.
+func (tx *Tx) RecordStripeFailure(ctx context.Context, e StripeEvent, reason string) error {
+	_, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, error, body,
+			attempts, last_received_at)
+		VALUES ('stripe', ?1, ?2, ?3, 'failed', ?4, ?5, 1, ?3)
+		ON CONFLICT (provider, event_id) DO UPDATE SET error = excluded.error, attempts = webhook_deliveries.attempts + 1,
+			last_received_at = excluded.last_received_at
+		WHERE webhook_deliveries.status = 'failed'`,
+		e.ID, e.Type, tx.NowText(), reason, nullStr(e.Body))
+	return err
+}
+
+// RecordRejectedDelivery counts a webhook request refused before it was trusted (bad
+// signature, stale timestamp, malformed body). Nothing of the request is kept but the reason;
+// rejections are folded into one row per provider and minute, so a flood of forged requests
+// cannot grow the table faster than that.
+func (tx *Tx) RecordRejectedDelivery(ctx context.Context, provider, reason string) error {
+	bucket := "rejected:" + tx.now.UTC().Format("2006-01-02T15:04")
+	_, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (provider, event_id, received_at, status, error, attempts, last_received_at)
+		VALUES (?1, ?2, ?3, 'rejected', ?4, 1, ?3)
+		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = webhook_deliveries.attempts + 1,
+			error = excluded.error, last_received_at = excluded.last_received_at`,
+		provider, bucket, tx.NowText(), reason)
+	return err
+}
+
+// StripeEventsSeen returns which of ids have been delivered (and not failed).
+func (db *DB) StripeEventsSeen(ctx context.Context, ids []string) (map[string]bool, error) {
+	seen := map[string]bool{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 200)]
+		ids = ids[len(chunk):]
+		b, _ := json.Marshal(chunk)
+		rows, err := db.read.QueryContext(ctx, `SELECT event_id FROM webhook_deliveries WHERE provider = 'stripe'
+			AND status <> 'failed' AND event_id IN (SELECT value FROM json_each(?))`, string(b))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			seen[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return seen, nil
+}
+
+// LatestStripeEventTime is when the newest Stripe event applied to an order happened.
+func (db *DB) LatestStripeEventTime(ctx context.Context) (time.Time, bool, error) {
+	var at *string
+	err := db.read.QueryRowContext(ctx, `SELECT max(occurred_at) FROM engagement_events WHERE source = 'stripe'`).Scan(&at)
+	if err != nil || at == nil {
+		return time.Time{}, false, err
+	}
+	t, err := ParseTime(*at)
+	return t, err == nil, err
+}
