@@ -207,7 +207,8 @@ func writeDemoCompany(ctx context.Context, tx *store.Tx, rng *rand.Rand, i int, 
 	fits := demoConsumablesFor(tools)
 	for d := start.AddDate(0, 0, cadence); !d.After(stop); d = d.AddDate(0, 0, cadence+rng.IntN(7)-3) {
 		n++
-		for k := range 1 + rng.IntN(3) {
+		lines := 1 + rng.IntN(3)
+		for k := range min(lines, len(fits)) { // distinct products per order: (invoice, product) is the key
 			if err := sale(d, fits[(n+k)%len(fits)], int64(1+rng.IntN(6))); err != nil {
 				return err
 			}
