@@ -314,6 +314,12 @@ func TestAdminInBrowser(t *testing.T) {
 		}
 		inBrowser(t, ctx, clickAndLoad(card+` form[action="/admin/suggestions/link"] button`))
 		link := fromBrowser(t, ctx, chromedp.Value(css(`#offer-link`)))
+		shown := fromBrowser(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("article.suggestion")].map(a => a.dataset.company)`))
+		for _, c := range shown {
+			if c != sc.offerCompany {
+				t.Fatalf("after the actions the page lost its company filter: shows %v", shown)
+			}
+		}
 		prefix := e.url + "/x/"
 		if !strings.HasPrefix(link, prefix) {
 			t.Fatalf("offer link %q", link)

@@ -140,6 +140,7 @@ type suggestionsPage struct {
 	Message    string
 	Report     *OfferSendReport
 	ReportFrom string
+	Back       string // the page's query, posted back by its forms so the answer keeps the filters
 }
 
 func (p suggestionsPage) errorText() string { return p.Message }
@@ -156,7 +157,7 @@ type mintedLink struct {
 
 func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
 	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys,
-		Actions: []string{"reorder_reminder", "engagement_needed", "portal_invite"}}
+		Actions: []string{"reorder_reminder", "engagement_needed", "portal_invite"}, Back: q.Encode()}
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
@@ -250,7 +251,7 @@ func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ 
 		return
 	}
 	s.audit(r, "offer.link", co.ID, map[string]string{"offer_key": offerKey, "token": offertoken.Redact(token)})
-	page, err := s.suggestionsPage(ctx, refererQuery(r))
+	page, err := s.suggestionsPage(ctx, backQuery(r))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -282,7 +283,7 @@ func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ 
 	}
 	s.audit(r, "offer.send", companyID, map[string]any{"offer_key": offerKey, "campaign_key": req.CampaignKey,
 		"queued": rep.Queued, "eligible": len(rep.Eligible), "ineligible": len(rep.Ineligible)})
-	page, err := s.suggestionsPage(ctx, refererQuery(r))
+	page, err := s.suggestionsPage(ctx, backQuery(r))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -291,13 +292,14 @@ func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ 
 	s.render(w, r, http.StatusOK, "suggestions", "Suggestions", page)
 }
 
-// refererQuery is the query of the admin page a form was posted from, so the page rendered
-// in answer keeps its filters.
-func refererQuery(r *http.Request) url.Values {
-	if ref, err := url.Parse(r.Referer()); err == nil && (ref.Host == "" || ref.Host == r.Host) {
-		return ref.Query()
+// backQuery is the query of the suggestions page a form was posted from (its "back" field), so
+// the page rendered in answer keeps its filters.
+func backQuery(r *http.Request) url.Values {
+	q, err := url.ParseQuery(r.PostForm.Get("back"))
+	if err != nil {
+		return url.Values{}
 	}
-	return url.Values{}
+	return q
 }
 
 type companiesPage struct {

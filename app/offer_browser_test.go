@@ -276,4 +276,18 @@ func TestOfferUnsubscribeInBrowser(t *testing.T) {
 	if c := offerCookieInBrowser(t, ctx); c != nil {
 		t.Fatalf("session cookie kept after unsubscribing: %+v", c)
 	}
+
+	// The generic page's basket checks out with the link: an order for the company, no contact.
+	browserDo(t, ctx,
+		chromedp.Click(chromedp.CSS(`#catalogue li[data-code="RIB-1"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#basket`)),
+		chromedp.Click(chromedp.CSS(`#basket .checkout`)),
+		chromedp.WaitVisible(chromedp.CSS(`#stripe-checkout`)),
+	)
+	if n := e.count(t, `SELECT count(*) FROM orders WHERE company_id = 'ACME' AND contact_id IS NULL`); n != 1 {
+		t.Fatalf("%d anonymous orders from the generic page", n)
+	}
+	if n := e.views(t); n != 1 {
+		t.Fatalf("checkout from the generic page was tracked as a view: %d", n)
+	}
 }

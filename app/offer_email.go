@@ -16,7 +16,6 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
-	"net/http"
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
@@ -44,127 +43,6 @@ type offerEmailPayload struct {
 	CompanyID   string `json:"company_id"`
 	OfferKey    string `json:"offer_key,omitempty"`
 	CampaignKey string `json:"campaign_key,omitempty"`
-}
-
-// OfferSendRequest asks for offer e-mails to the contacts of some companies and/or to some
-// contacts (the body of POST /api/admin/offers/send).
-type OfferSendRequest struct {
-	CompanyIDs  []string `json:"company_ids"`
-	ContactIDs  []string `json:"contact_ids"`
-	OfferKey    string   `json:"offer_key"`
-	CampaignKey string   `json:"campaign_key"`
-}
-
-// OfferRecipient is one line of an OfferSendReport.
-type OfferRecipient struct {
-	ContactID string `json:"contact_id,omitempty"`
-	CompanyID string `json:"company_id,omitempty"`
-	Email     string `json:"email,omitempty"`
-	Name      string `json:"name,omitempty"`
-	// Reason says why the contact gets nothing (ineligible only).
-	Reason string `json:"reason,omitempty"`
-	// JobID is the send_offer_email job (eligible only); AlreadyQueued is true when the same
-	// contact, campaign and offer had been queued before, so nothing new was added.
-	JobID         int64 `json:"job_id,omitempty"`
-	AlreadyQueued bool  `json:"already_queued,omitempty"`
-}
-
-// OfferSendReport says who will be sent the offer and who will not, and why.
-type OfferSendReport struct {
-	OfferKey    string           `json:"offer_key"`
-	CampaignKey string           `json:"campaign_key,omitempty"`
-	Eligible    []OfferRecipient `json:"eligible"`
-	Ineligible  []OfferRecipient `json:"ineligible"`
-	Queued      int              `json:"queued"` // jobs added by this call
-}
-
-// SendOffers enqueues one send_offer_email job per contact that may be sent marketing, in one
-// transaction, and reports every contact asked for. Queuing is idempotent per contact,
-// campaign and offer. Callers check offerEmailFeature first; the jobs re-check consent when
-// they run.
-func SendOffers(ctx context.Context, db *store.DB, req OfferSendRequest) (OfferSendReport, error) {
-	req.OfferKey, req.CampaignKey = strings.TrimSpace(req.OfferKey), strings.TrimSpace(req.CampaignKey)
-	switch {
-	case req.OfferKey == "":
-		return OfferSendReport{}, invalidf("offer_key: required")
-	case len(req.OfferKey) > 100 || len(req.CampaignKey) > 100:
-		return OfferSendReport{}, invalidf("offer_key and campaign_key: at most 100 characters")
-	case len(req.CompanyIDs) == 0 && len(req.ContactIDs) == 0:
-		return OfferSendReport{}, invalidf("company_ids or contact_ids: at least one id is required")
-	}
-	aud, err := db.FindOfferAudience(ctx, req.CompanyIDs, req.ContactIDs)
-	if err != nil {
-		return OfferSendReport{}, err
-	}
-	rep := OfferSendReport{OfferKey: req.OfferKey, CampaignKey: req.CampaignKey, Eligible: []OfferRecipient{}, Ineligible: []OfferRecipient{}}
-	for _, id := range aud.UnknownCompanies {
-		rep.Ineligible = append(rep.Ineligible, OfferRecipient{CompanyID: id, Reason: reasonUnknownCompany})
-	}
-	for _, id := range aud.EmptyCompanies {
-		rep.Ineligible = append(rep.Ineligible, OfferRecipient{CompanyID: id, Reason: reasonNoContacts})
-	}
-	for _, id := range aud.UnknownContacts {
-		rep.Ineligible = append(rep.Ineligible, OfferRecipient{ContactID: id, Reason: reasonUnknownContact})
-	}
-	var eligible []store.Contact
-	for _, k := range aud.Contacts {
-		if reason := offerIneligibility(k); reason != "" {
-			rep.Ineligible = append(rep.Ineligible, recipient(k, reason))
-			continue
-		}
-		eligible = append(eligible, k)
-	}
-	err = db.Update(ctx, func(tx *store.Tx) error {
-		rep.Eligible, rep.Queued = []OfferRecipient{}, 0 // fn may run again after a group-commit failure
-		for _, k := range eligible {
-			id, created, err := tx.Enqueue(ctx, store.NewJob{Type: JobSendOfferEmail, CompanyID: k.CompanyID,
-				Payload:   offerEmailPayload{ContactID: k.ID, CompanyID: k.CompanyID, OfferKey: req.OfferKey, CampaignKey: req.CampaignKey},
-				DedupeKey: "send_offer_email:" + k.ID + ":" + req.CampaignKey + ":" + req.OfferKey})
-			if err != nil {
-				return fmt.Errorf("queue offer e-mail to %s: %w", k.ID, err)
-			}
-			r := recipient(k, "")
-			r.JobID, r.AlreadyQueued = id, !created
-			if created {
-				rep.Queued++
-			}
-			rep.Eligible = append(rep.Eligible, r)
-		}
-		return nil
-	})
-	return rep, err
-}
-
-func recipient(k store.Contact, reason string) OfferRecipient {
-	return OfferRecipient{ContactID: k.ID, CompanyID: k.CompanyID, Email: k.Email, Name: k.DisplayName(), Reason: reason}
-}
-
-// offerEmailFeature is FeatureEmail plus MAIL_FROM, which sending needs as well.
-func offerEmailFeature(cfg *Config) Feature {
-	f := cfg.Feature(FeatureEmail)
-	if strings.TrimSpace(cfg.MailFrom) == "" {
-		f.Missing = append(f.Missing, "MAIL_FROM")
-	}
-	return f
-}
-
-// handleSend serves POST /api/admin/offers/send.
-func (h *offerHandlers) handleSend(w http.ResponseWriter, r *http.Request) {
-	if f := offerEmailFeature(h.s.cfg); !f.On() {
-		writeErrorMessage(w, http.StatusServiceUnavailable, f.Why())
-		return
-	}
-	var req OfferSendRequest
-	if err := decodeJSONBody(w, r, maxJSONBody, &req); err != nil {
-		writeError(w, r, h.s.logger, err)
-		return
-	}
-	rep, err := SendOffers(r.Context(), h.s.db, req)
-	if err != nil {
-		writeError(w, r, h.s.logger, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
 }
 
 // smtpSettings is a parsed SMTP_URL.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -76,7 +75,7 @@ func (s *Server) offerRoutes() {
 	h := newOfferHandlers(s)
 	s.offerSession = h.sessionFromRequest
 	s.handleFunc(http.MethodGet, "/x/:token", h.handleView)
-	s.handle(http.MethodPost, "/x/checkout", http.NewCrossOriginProtection().Handler(http.HandlerFunc(h.handleCheckout)))
+	s.handle(http.MethodPost, "/x/checkout", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleCheckout)))
 	s.handleFunc(http.MethodGet, "/preferences/:token", h.handlePreferences)
 	s.handleFunc(http.MethodPost, "/preferences/:token", h.handleUpdatePreferences)
 	s.handle(http.MethodPost, "/api/admin/offers/send", s.requireAdminAPI(http.HandlerFunc(h.handleSend)))
@@ -343,15 +342,27 @@ func (h *offerHandlers) sessionCookie(value string, maxAge int) *http.Cookie {
 // sessionFromRequest is Server.offerSession: the company and contact of the request's live
 // offer session, for checkout.
 func (h *offerHandlers) sessionFromRequest(r *http.Request) (company, contact string, ok bool) {
+	s, ok := h.liveSession(r)
+	return s.CompanyID, s.ContactID, ok
+}
+
+// liveSession loads the request's offer session. A contact who may no longer be personalised
+// (unsubscribed or bounced since) is dropped from it: checkout then names the company only.
+func (h *offerHandlers) liveSession(r *http.Request) (store.OfferSession, bool) {
 	ck, err := r.Cookie(offerCookie)
 	if err != nil || ck.Value == "" {
-		return "", "", false
+		return store.OfferSession{}, false
 	}
 	s, err := h.s.db.GetOfferSession(r.Context(), ck.Value)
 	if err != nil {
-		return "", "", false
+		return store.OfferSession{}, false
 	}
-	return s.CompanyID, s.ContactID, true
+	if s.ContactID != "" {
+		if k, err := h.s.db.GetContact(r.Context(), s.ContactID); err != nil || !mayPersonalise(k.MarketingStatus) {
+			s.ContactID = ""
+		}
+	}
+	return s, true
 }
 
 // offerPage is the reorder page's data.
@@ -437,74 +448,6 @@ func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, to
 		page.Catalogue[n-1].Items = append(page.Catalogue[n-1].Items, itemView(it, co.Currency, token))
 	}
 	h.render(w, r, http.StatusOK, "offer_page", page.Nonce, page)
-}
-
-// handleCheckout serves POST /x/checkout, the page's checkout without JavaScript: the form's
-// items (product_code and quantity, repeatable) for the company and contact of the offer
-// session, or of the link in field t on generic pages; it answers 303 to Stripe.
-func (h *offerHandlers) handleCheckout(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		h.renderMessage(w, r, http.StatusBadRequest, "", "Checkout failed", "The order form could not be read.")
-		return
-	}
-	var in checkoutRequest
-	token := r.PostForm.Get("t")
-	if ck, err := r.Cookie(offerCookie); err == nil && token == "" {
-		if s, err := h.s.db.GetOfferSession(ctx, ck.Value); err == nil {
-			in.CompanyID, in.ContactID, in.OfferKey, in.CampaignKey = s.CompanyID, s.ContactID, s.OfferKey, s.CampaignKey
-		}
-	}
-	if token != "" {
-		// Generic page: the link names the company; no contact is attached (nothing is tracked).
-		claims, outcome := h.verify(ctx, token, false)
-		if outcome != tokenValid {
-			h.renderBadLink(w, r, outcome, "")
-			return
-		}
-		in.CompanyID = claims.CompanyID
-	}
-	if in.CompanyID == "" {
-		h.renderMessage(w, r, http.StatusBadRequest, "", "Your session has ended",
-			"Please open the link from your e-mail again to order.")
-		return
-	}
-	codes, qtys := r.PostForm["product_code"], r.PostForm["quantity"]
-	if len(codes) != len(qtys) {
-		h.renderMessage(w, r, http.StatusBadRequest, "", "Checkout failed", "Choose a quantity for every item.")
-		return
-	}
-	for i, code := range codes {
-		in.Items = append(in.Items, checkoutItem{ProductCode: code, Quantity: json.Number(strings.TrimSpace(qtys[i]))})
-	}
-	res, err := h.startCheckout(ctx, in)
-	if err != nil {
-		status := statusOf(err)
-		if status >= 500 {
-			h.s.logger.WarnContext(ctx, "offer checkout failed", "error", err, "request_id", requestID(ctx))
-			h.renderMessage(w, r, http.StatusServiceUnavailable, "", "Checkout is not available",
-				"We could not start the checkout just now. Please try again in a few minutes.")
-			return
-		}
-		h.renderMessage(w, r, status, "", "Checkout failed", store.ErrorMessage(err))
-		return
-	}
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, res.URL, http.StatusSeeOther)
-}
-
-// startCheckout runs the checkout of POST /api/checkout (same checks, same order, same
-// Stripe session) for a form-built request.
-func (h *offerHandlers) startCheckout(ctx context.Context, req checkoutRequest) (checkoutResponse, error) {
-	if f := h.s.cfg.Feature(FeatureCheckout); !f.On() {
-		return checkoutResponse{}, store.Errorf(store.EUNAVAILABLE, "%s", f.Why())
-	}
-	n, err := req.newOrder()
-	if err != nil {
-		return checkoutResponse{}, err
-	}
-	return h.s.stripe.startCheckout(ctx, n)
 }
 
 // newSessionID returns a random, unguessable session id for the cookie.

@@ -558,6 +558,20 @@ func TestOfferCheckoutWithoutJavaScript(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil || rec.Code != http.StatusOK || !strings.HasPrefix(res.URL, "https://checkout.stripe.com/") {
 		t.Fatalf("api checkout: %d %s", rec.Code, rec.Body.String())
 	}
+	// A contact who bounced since the visit is no longer attached to what the session buys.
+	err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+		_, _, err := tx.SetMarketingStatus(context.Background(), "K-SUB", store.MarketingBounced)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := e.postForm(t, "/x/checkout", url.Values{"product_code": {"RIB-1"}, "quantity": {"1"}}, c); rec.Code != http.StatusSeeOther {
+		t.Fatalf("checkout after bounce: %d", rec.Code)
+	}
+	if n := e.count(t, `SELECT count(*) FROM orders WHERE contact_id IS NULL`); n != 2 {
+		t.Fatalf("orders without contact: %d, want 2", n)
+	}
 }
 
 func TestTokenMintCommand(t *testing.T) {

@@ -28,6 +28,7 @@ type preferencesPage struct {
 	pageBase
 	Email, StatusText, Done        string
 	CanUnsubscribe, CanResubscribe bool
+	ResubscribeLabel               string
 	Expired                        bool
 }
 
@@ -78,7 +79,10 @@ func (h *offerHandlers) renderPreferences(w http.ResponseWriter, r *http.Request
 	p := preferencesPage{pageBase: h.base("E-mail preferences", ""), Email: maskEmail(k.Email),
 		StatusText: statusTexts[k.MarketingStatus], Done: done, Expired: expired,
 		CanUnsubscribe: k.MarketingStatus != store.MarketingUnsubscribed,
-		CanResubscribe: k.MarketingStatus != store.MarketingSubscribed && !expired}
+		CanResubscribe: k.MarketingStatus != store.MarketingSubscribed && !expired, ResubscribeLabel: "Resubscribe"}
+	if k.MarketingStatus == store.MarketingPending {
+		p.ResubscribeLabel = "Subscribe"
+	}
 	if p.StatusText == "" {
 		p.StatusText = k.MarketingStatus
 	}

@@ -34,13 +34,17 @@ func hashSessionID(id string) string {
 func OfferSessionRef(id string) string { return hashSessionID(id)[:32] }
 
 // CreateOfferSession stores a session under the hash of id, expiring ttl after the
-// transaction's time.
+// transaction's time. It also drops sessions that have expired, so the table holds only
+// live ones without a separate sweep.
 func (tx *Tx) CreateOfferSession(ctx context.Context, id string, s OfferSession, ttl time.Duration) (OfferSession, error) {
 	if id == "" || s.CompanyID == "" || ttl <= 0 {
 		return OfferSession{}, Errorf(EINVALID, "offer session needs an id, a company and a lifetime")
 	}
 	s.Ref = OfferSessionRef(id)
 	s.CreatedAt, s.ExpiresAt = tx.now, tx.now.Add(ttl)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM offer_sessions WHERE expires_at <= ?`, tx.NowText()); err != nil {
+		return OfferSession{}, fmt.Errorf("drop expired offer sessions: %w", err)
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO offer_sessions (id_hash, company_id, contact_id, offer_key, campaign_key,
 			created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		hashSessionID(id), s.CompanyID, nullStr(s.ContactID), nullStr(s.OfferKey), nullStr(s.CampaignKey),

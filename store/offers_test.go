@@ -79,6 +79,21 @@ func TestOfferSessionLifecycle(t *testing.T) {
 	if n, err := db.DeleteExpiredOfferSessions(ctx); err != nil || n != 1 {
 		t.Fatalf("DeleteExpiredOfferSessions = %d, %v", n, err)
 	}
+
+	// Opening a session drops the expired ones.
+	mustUpdate(t, db, func(tx *Tx) error {
+		_, err := tx.CreateOfferSession(ctx, "short", OfferSession{CompanyID: "C1"}, time.Minute)
+		return err
+	})
+	clock.t = clock.t.Add(2 * time.Minute)
+	mustUpdate(t, db, func(tx *Tx) error {
+		_, err := tx.CreateOfferSession(ctx, "next", OfferSession{CompanyID: "C1"}, time.Minute)
+		return err
+	})
+	var n int
+	if err := db.Read().QueryRow(`SELECT count(*) FROM offer_sessions`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d sessions after an expired one (%v)", n, err)
+	}
 }
 
 func TestDeleteOfferSessionsOfContact(t *testing.T) {

@@ -112,28 +112,30 @@ func (tx *Tx) ApplyStripeEvent(ctx context.Context, e StripeEvent) (StripeOutcom
 	if e.ID == "" || e.Type == "" {
 		return StripeOutcome{}, Errorf(EINVALID, "stripe event needs an id and a type")
 	}
+	// Record the delivery first; RETURNING tells a first delivery (attempts 1) from a repeat.
+	var attempts int
 	var prev string
-	err := tx.QueryRowContext(ctx, `SELECT status FROM webhook_deliveries WHERE provider = 'stripe' AND event_id = ?`, e.ID).Scan(&prev)
-	switch {
-	case err == nil && prev != DeliveryFailed:
-		_, err := tx.exec(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, last_received_at = ?2
-			WHERE provider = 'stripe' AND event_id = ?1`, e.ID, tx.NowText())
-		return StripeOutcome{Status: prev, Repeat: true}, err
-	case err != nil && !IsNoRows(err):
-		return StripeOutcome{}, fmt.Errorf("look up stripe delivery %s: %w", e.ID, err)
+	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, body,
+			attempts, last_received_at)
+		VALUES ('stripe', ?1, ?2, ?3, 'processed', ?4, 1, ?3)
+		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = webhook_deliveries.attempts + 1,
+			last_received_at = excluded.last_received_at
+		RETURNING attempts, status`, e.ID, e.Type, tx.NowText(), nullStr(e.Body)).Scan(&attempts, &prev)
+	if err != nil {
+		return StripeOutcome{}, fmt.Errorf("record stripe delivery %s: %w", e.ID, translate(err))
+	}
+	if attempts > 1 && prev != DeliveryFailed {
+		return StripeOutcome{Status: prev, Repeat: true}, nil
 	}
 	out, err := tx.applyStripeEvent(ctx, e)
 	if err != nil {
 		return out, err
 	}
-	_, err = tx.exec(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, error, body,
-			attempts, last_received_at)
-		VALUES ('stripe', ?1, ?2, ?3, ?4, ?5, ?6, 1, ?3)
-		ON CONFLICT (provider, event_id) DO UPDATE SET status = excluded.status, error = excluded.error,
-			body = excluded.body, attempts = webhook_deliveries.attempts + 1, last_received_at = excluded.last_received_at`,
-		e.ID, e.Type, tx.NowText(), out.Status, nullStr(out.Note), nullStr(e.Body))
-	if err != nil {
-		return out, fmt.Errorf("record stripe delivery %s: %w", e.ID, err)
+	if attempts > 1 || out.Status != DeliveryProcessed || out.Note != "" {
+		if _, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?2, error = ?3, body = ?4
+			WHERE provider = 'stripe' AND event_id = ?1`, e.ID, out.Status, nullStr(out.Note), nullStr(e.Body)); err != nil {
+			return out, fmt.Errorf("record stripe delivery %s: %w", e.ID, err)
+		}
 	}
 	return out, nil
 }
@@ -257,23 +259,21 @@ func (tx *Tx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (Stripe
 // adoptStripeIDs stores the Stripe ids e carries that o does not have yet. An id already held
 // by another order is left alone (the columns are unique).
 func (tx *Tx) adoptStripeIDs(ctx context.Context, o *Order, e StripeEvent) error {
-	for _, f := range []struct {
-		dst      *string
-		val, col string
-	}{
-		{&o.StripeCheckoutSessionID, e.SessionID, "stripe_checkout_session_id"},
-		{&o.StripePaymentIntentID, e.PaymentIntentID, "stripe_payment_intent_id"},
-	} {
-		if *f.dst != "" || f.val == "" {
-			continue
-		}
-		var taken int
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE `+f.col+` = ? AND order_id <> ?)`,
-			f.val, o.ID).Scan(&taken); err != nil {
+	session := o.StripeCheckoutSessionID == "" && e.SessionID != ""
+	intent := o.StripePaymentIntentID == "" && e.PaymentIntentID != ""
+	if session || intent {
+		var sessionTaken, intentTaken int
+		if err := tx.QueryRowContext(ctx, `SELECT
+				EXISTS (SELECT 1 FROM orders WHERE stripe_checkout_session_id = ?1 AND order_id <> ?3),
+				EXISTS (SELECT 1 FROM orders WHERE stripe_payment_intent_id = ?2 AND order_id <> ?3)`,
+			e.SessionID, e.PaymentIntentID, o.ID).Scan(&sessionTaken, &intentTaken); err != nil {
 			return err
 		}
-		if taken == 0 {
-			*f.dst = f.val
+		if session && sessionTaken == 0 {
+			o.StripeCheckoutSessionID = e.SessionID
+		}
+		if intent && intentTaken == 0 {
+			o.StripePaymentIntentID = e.PaymentIntentID
 		}
 	}
 	if o.StripeInvoiceID == "" {
@@ -303,6 +303,9 @@ func (tx *Tx) markOrderPaid(ctx context.Context, o *Order, at time.Time) error {
 	if _, _, err := tx.Enqueue(ctx, NewJob{Type: stripeJobSyncOrder, Payload: map[string]string{"order_id": o.ID},
 		DedupeKey: stripeJobSyncOrder + ":" + o.ID, CompanyID: o.CompanyID, OrderID: o.ID}); err != nil {
 		return err
+	}
+	if o.AmountRefunded == 0 {
+		return nil
 	}
 	refunds, err := tx.orderRefunds(ctx, o.ID)
 	if err != nil {
