@@ -72,13 +72,14 @@ func (s *Server) handleAPISuggestions(w http.ResponseWriter, r *http.Request, _ 
 		writeError(w, r, s.logger, err)
 		return
 	}
-	items, err := s.db.Suggestions(r.Context(), store.SuggestionFilter{CompanyID: strings.TrimSpace(q.Get("company_id")),
-		ActionType: strings.TrimSpace(q.Get("action_type")), Limit: limit})
+	all, at, err := s.admin.suggestions.get(r.Context(), q.Get("fresh") == "true" || q.Get("fresh") == "1")
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"suggestions": items})
+	items, _ := suggestionQuery{CompanyID: strings.TrimSpace(q.Get("company_id")),
+		ActionType: strings.TrimSpace(q.Get("action_type")), Limit: limit}.pick(all)
+	writeJSON(w, http.StatusOK, map[string]any{"suggestions": items, "computed_at": at})
 }
 
 // jobIDValue accepts a job id as a JSON number or a numeric string.

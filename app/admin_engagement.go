@@ -141,6 +141,8 @@ type suggestionsPage struct {
 	Report     *OfferSendReport
 	ReportFrom string
 	Back       string // the page's query, posted back by its forms so the answer keeps the filters
+	ComputedAt time.Time
+	RefreshURL string
 }
 
 func (p suggestionsPage) errorText() string { return p.Message }
@@ -168,15 +170,17 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 	if err != nil {
 		return page, err
 	}
-	items, err := s.db.Suggestions(ctx, store.SuggestionFilter{CompanyID: page.Company, ActionType: page.Action,
-		Offset: offset, Limit: suggestionsPageSize + 1})
+	all, at, err := s.admin.suggestions.get(ctx, q.Get("fresh") != "")
 	if err != nil {
 		return page, err
 	}
-	if len(items) > suggestionsPageSize {
-		items = items[:suggestionsPageSize]
+	page.ComputedAt = at
+	items, more := suggestionQuery{CompanyID: page.Company, ActionType: page.Action, Offset: offset,
+		Limit: suggestionsPageSize}.pick(all)
+	if more {
 		page.NextURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(offset+suggestionsPageSize))
 	}
+	page.RefreshURL = withQuery("/admin/suggestions", q, "fresh", "1")
 	if offset > 0 {
 		page.PrevURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(max(0, offset-suggestionsPageSize)))
 	}
@@ -351,8 +355,10 @@ type companyPage struct {
 	PayloadJSON string
 	HasZoho     bool
 	LinkNote    string
-	SendNote    string
-	OfferKeys   []string
+	// SuggestionsPending is true while the first computation of suggestions runs.
+	SuggestionsPending bool
+	SendNote           string
+	OfferKeys          []string
 }
 
 func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -376,11 +382,10 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 		s.renderError(w, r, err)
 		return
 	}
-	sugg, err := s.db.Suggestions(ctx, store.SuggestionFilter{CompanyID: id, Limit: 10})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
+	// The company page does not wait for a first computation of all suggestions.
+	all, _, ready := s.admin.suggestions.peek()
+	page.SuggestionsPending = !ready
+	sugg, _ := suggestionQuery{CompanyID: id, Limit: 10}.pick(all)
 	for _, it := range sugg {
 		page.Suggestions = append(page.Suggestions, suggestionView{Suggestion: it, OfferKey: offerKeyFor(it.ActionType)})
 	}

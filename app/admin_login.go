@@ -96,6 +96,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 		s.renderError(w, r, err)
 		return
 	}
+	s.admin.suggestions.warm() // computed in the background while the first page loads
 	http.SetCookie(w, cookie)
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }

@@ -25,10 +25,11 @@ import (
 
 // adminUI is the admin pages' shared state.
 type adminUI struct {
-	pages    map[string]*template.Template // by page name, each with the layout
-	cop      *http.CrossOriginProtection
-	throttle *loginThrottle
-	static   http.Handler
+	pages       map[string]*template.Template // by page name, each with the layout
+	cop         *http.CrossOriginProtection
+	throttle    *loginThrottle
+	static      http.Handler
+	suggestions *suggestionCache
 }
 
 func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
@@ -77,6 +78,7 @@ func (s *Server) adminRoutes() {
 	public := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
 		s.handle(method, route, s.admin.cop.Handler(withParams(h)))
 	}
+	s.admin.suggestions = newSuggestionCache(s.db)
 	s.handle(http.MethodGet, "/admin/static/*filepath", s.admin.static)
 	public(http.MethodGet, "/admin/login", s.handleLoginForm)
 	public(http.MethodPost, "/admin/login", s.handleLogin)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -40,6 +41,10 @@ type stripeService struct {
 	opts    checkoutOptions
 	optsErr error // a checkout option that did not parse; checkout answers 503 with it
 	now     func() time.Time
+
+	prepMu   sync.Mutex
+	prepared *store.StripeStatements // prepared on first use, outside any transaction
+	prepErr  time.Time               // when preparing last failed (retried after a minute)
 }
 
 // checkoutOptions are the configurable parts of a Checkout Session.
@@ -142,6 +147,10 @@ type checkoutResponse struct {
 func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if f := s.cfg.Feature(FeatureCheckout); !f.On() {
 		writeErrorMessage(w, http.StatusServiceUnavailable, f.Why())
+		return
+	}
+	if s.stripe.optsErr != nil {
+		writeErrorMessage(w, http.StatusServiceUnavailable, FeatureCheckout+" is misconfigured: "+s.stripe.optsErr.Error())
 		return
 	}
 	var req checkoutRequest

@@ -278,10 +278,25 @@ func TestCheckoutRejectsBadRequests(t *testing.T) {
 }
 
 func TestCheckoutUnconfigured(t *testing.T) {
-	env := newStripeTestEnv(t, func(c *Config) { c.StripeSecretKey = "" })
-	status, out := env.checkout(t, `{"company_id":"ACME","items":[{"product_code":"TOOL-1","quantity":1}]}`)
-	if status != http.StatusServiceUnavailable || !strings.Contains(out["error"], "STRIPE_SECRET_KEY") {
-		t.Fatalf("%d %v", status, out)
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"no key", func(c *Config) { c.StripeSecretKey = "" }, "STRIPE_SECRET_KEY"},
+		{"bad option", func(c *Config) { c.StripeAutomaticTax = "maybe" }, "STRIPE_AUTOMATIC_TAX must be true or false"},
+		{"bad country", func(c *Config) { c.StripeShippingCountries = "GB,England" }, "STRIPE_SHIPPING_COUNTRIES"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newStripeTestEnv(t, tt.mutate)
+			status, out := env.checkout(t, `{"company_id":"ACME","items":[{"product_code":"TOOL-1","quantity":1}]}`)
+			if status != http.StatusServiceUnavailable || !strings.Contains(out["error"], tt.want) {
+				t.Fatalf("%d %v", status, out)
+			}
+			if n := env.count(t, `SELECT count(*) FROM orders`); n != 0 {
+				t.Fatalf("%d orders", n)
+			}
+		})
 	}
 }
 

@@ -137,10 +137,19 @@ func runBackup(ctx context.Context, env Env, args []string) error {
 		"row counts of the main tables with the live database. Exits 1 when the replica is missing data.\n"+
 		"A running server uploads new transactions within seconds; --grace is how long to wait for them.", cfg)
 	grace := fs.Duration("grace", 15*time.Second, "keep re-checking this long while the replica lacks recent rows")
+	verb := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		verb, args = args[0], args[1:] // flags may follow the verb
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || fs.Arg(0) != "verify" {
+	if verb == "" && fs.NArg() > 0 {
+		verb = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		verb = "" // stray arguments
+	}
+	if verb != "verify" {
 		fs.Usage()
 		return errUsage
 	}

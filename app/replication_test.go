@@ -248,6 +248,7 @@ func TestServeRestoresAndReplicates(t *testing.T) {
 		t.Fatalf("restore: %s", stderr)
 	}
 	if n := countCompanies(t, out); n != 9 {
+		t.Log(logs.String())
 		t.Fatalf("replica after shutdown has %d companies; want 9 (5 restored + 4 written while serving)", n)
 	}
 }

@@ -74,7 +74,9 @@ func Serve(ctx context.Context, cfg *Config, opts ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	srv.replicator = repl
+	if err := srv.attachReplication(repl); err != nil {
+		return err
+	}
 	logFeatures(logger, cfg)
 	addr, err := srv.Start(ctx, opts.Listener)
 	if err != nil {

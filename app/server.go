@@ -26,6 +26,7 @@ type Server struct {
 	metrics  *httpMetrics
 	jobs     *Registry
 	worker   *Worker
+	sched    *Scheduler
 
 	// offerSession reads company and contact from the offer page's cookie; nil until the offers
 	// feature sets it. Checkout uses it for fields the request leaves out.
@@ -56,8 +57,33 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 	s.admin = admin
+	if s.sched, err = NewScheduler(db, s.worker, SchedulerOptions{Logger: logger,
+		JobRetention: cfg.JobRetention, WebhookBodyRetention: cfg.WebhookBodyRetention}); err != nil {
+		return nil, err
+	}
+	err = errors.Join(
+		registerStripeReconcile(s.sched, cfg, db, logger),
+		s.sched.Register("offer-session-cleanup", time.Hour, func(ctx context.Context) error {
+			_, err := db.DeleteExpiredOfferSessions(ctx)
+			return err
+		}),
+	)
+	if err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
+}
+
+// attachReplication gives the server the running replicator: its status for the dashboard and
+// /metrics, and the daily backup verification.
+func (s *Server) attachReplication(repl *store.Replicator) error {
+	if repl == nil {
+		return nil
+	}
+	s.replicator = repl
+	s.registry.MustRegister(NewReplicationCollector(repl, s.db))
+	return registerBackupVerify(s.sched, s.db, repl, s.logger)
 }
 
 // Handler is the server's root handler (used directly by tests).
@@ -135,6 +161,7 @@ func (s *Server) Start(ctx context.Context, ln net.Listener) (net.Addr, error) {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	s.worker.Start(ctx)
+	s.sched.Start()
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("http server stopped", "error", err)
@@ -150,7 +177,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
-	errs = append(errs, s.worker.Stop(ctx))
+	errs = append(errs, s.sched.Shutdown(), s.worker.Stop(ctx))
 	return errors.Join(errs...)
 }
 

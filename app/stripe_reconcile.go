@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
@@ -130,12 +131,19 @@ func runStripe(ctx context.Context, env Env, args []string) error {
 		"Lists Stripe's events since the given time (default: an hour before the newest event seen)\n"+
 		"and applies those the webhook missed, exactly as the webhook would.", cfg)
 	sinceFlag := fs.String("since", "", "RFC 3339 time to list events from")
-	if len(args) == 0 || args[0] != "reconcile" {
+	sub, rest := "", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, rest = args[0], args[1:]
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	if sub == "" && fs.NArg() > 0 {
+		sub = fs.Arg(0)
+	}
+	if sub != "reconcile" {
 		fs.Usage()
 		return errUsage
-	}
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

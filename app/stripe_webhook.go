@@ -84,10 +84,11 @@ func (s *stripeService) ingest(ctx context.Context, body []byte) (store.StripeOu
 	if err != nil {
 		return store.StripeOutcome{}, err
 	}
+	ps := s.statements(ctx)
 	var out store.StripeOutcome
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = tx.ApplyStripeEvent(ctx, ev)
+		out, err = tx.ApplyStripeEvent(ctx, ps, ev)
 		return err
 	})
 	if err != nil {
@@ -109,6 +110,25 @@ func (s *stripeService) ingest(ctx context.Context, body []byte) (store.StripeOu
 		s.logger.InfoContext(ctx, "stripe event", "event_id", ev.ID, "type", ev.Type, "status", out.Status, "order_id", out.OrderID)
 	}
 	return out, nil
+}
+
+// statements returns the store's prepared Stripe statements, preparing them on first use.
+// It must run outside any transaction (it needs the writer's connection); without them (a
+// failed prepare) events still apply, preparing per transaction.
+func (s *stripeService) statements(ctx context.Context) *store.StripeStatements {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.prepared != nil || time.Since(s.prepErr) < time.Minute {
+		return s.prepared
+	}
+	ps, err := s.db.PrepareStripeStatements(ctx)
+	if err != nil {
+		s.prepErr = time.Now()
+		s.logger.WarnContext(ctx, "prepare stripe statements", "error", err)
+		return nil
+	}
+	s.prepared = ps
+	return ps
 }
 
 // verifyStripeSignature checks a Stripe-Signature header ("t=<unix>,v1=<hex>[,v1=<hex>…]")

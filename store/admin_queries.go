@@ -90,7 +90,26 @@ const feedColumns = `event_id, source, source_event_id, event_name, company_id, 
 	contact_name, contact_email, offer_key, campaign_key, session_id, url, value, currency, meta,
 	occurred_at, created_at, event_description, event_category`
 
-// EngagementFeed lists timeline events newest first, continuing after f.After.
+// feedIndex is the index that serves a timeline filter: the most selective equality it has.
+// Without statistics SQLite's planner can prefer walking the time index and filtering (seconds
+// on a million events), so the page's ids are picked with the index named here, and the view
+// is then read by primary key for those ids only.
+func feedIndex(f FeedFilter) string {
+	switch {
+	case f.CompanyID != "":
+		return "idx_events_company"
+	case f.ContactID != "":
+		return "idx_events_contact"
+	case f.EventName != "":
+		return "idx_events_name"
+	case f.Source != "":
+		return "idx_events_source_time"
+	}
+	return "idx_events_occurred"
+}
+
+// EngagementFeed lists timeline events newest first, continuing after f.After. It pages by
+// the key (occurred_at, event_id), never by offset.
 func (db *DB) EngagementFeed(ctx context.Context, f FeedFilter) ([]FeedEvent, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -111,8 +130,10 @@ func (db *DB) EngagementFeed(ctx context.Context, f FeedFilter) ([]FeedEvent, er
 	if f.After.EventID > 0 {
 		w.add("(occurred_at, event_id) < (?, ?)", f.After.OccurredAt, f.After.EventID)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+feedColumns+` FROM v_engagement_feed`+w.sql()+
-		` ORDER BY occurred_at DESC, event_id DESC LIMIT ?`, append(w.args, limit)...)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+feedColumns+` FROM v_engagement_feed
+		WHERE event_id IN (SELECT event_id FROM engagement_events INDEXED BY `+feedIndex(f)+w.sql()+`
+			ORDER BY occurred_at DESC, event_id DESC LIMIT ?)
+		ORDER BY occurred_at DESC, event_id DESC`, append(w.args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("engagement feed: %w", err)
 	}
@@ -180,6 +201,23 @@ func (db *DB) Suggestions(ctx context.Context, f SuggestionFilter) ([]Suggestion
 		return nil, fmt.Errorf("suggestions: %w", err)
 	}
 	defer rows.Close()
+	return scanSuggestions(rows)
+}
+
+// AllSuggestions reads the whole of v_next_best_actions in its order. Computing the view costs
+// the same for one row as for all of them (it aggregates all purchase history), so the admin UI
+// reads it whole and filters in memory.
+func (db *DB) AllSuggestions(ctx context.Context) ([]Suggestion, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT company_id, company_name, action_type, action_label, reason,
+		priority_score, action_meta FROM v_next_best_actions ORDER BY priority_score DESC, company_id, action_type`)
+	if err != nil {
+		return nil, fmt.Errorf("suggestions: %w", err)
+	}
+	defer rows.Close()
+	return scanSuggestions(rows)
+}
+
+func scanSuggestions(rows *sql.Rows) ([]Suggestion, error) {
 	out := []Suggestion{}
 	for rows.Next() {
 		var s Suggestion
@@ -194,7 +232,7 @@ func (db *DB) Suggestions(ctx context.Context, f SuggestionFilter) ([]Suggestion
 	return out, rows.Err()
 }
 
-// CountBy runs a two-column "key, count" query and returns the counts by key.
+// countBy runs a two-column "key, count" query and returns the counts by key.
 func (db *DB) countBy(ctx context.Context, query string, args ...any) (map[string]int64, error) {
 	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -215,7 +253,9 @@ func (db *DB) countBy(ctx context.Context, query string, args ...any) (map[strin
 
 // EventsBySource counts engagement events per source that occurred since the given time.
 func (db *DB) EventsBySource(ctx context.Context, since time.Time) (map[string]int64, error) {
-	return db.countBy(ctx, `SELECT source, count(*) FROM engagement_events
+	// The time index reads only the window; left to itself the planner may walk all of
+	// idx_events_source_time for its grouping order.
+	return db.countBy(ctx, `SELECT source, count(*) FROM engagement_events INDEXED BY idx_events_occurred
 		WHERE occurred_at >= ? GROUP BY source`, FormatTime(since))
 }
 
@@ -243,7 +283,7 @@ type RevenueDay struct {
 // DailyRevenue sums paid orders' total_amount per day and currency since the given time.
 func (db *DB) DailyRevenue(ctx context.Context, since time.Time) ([]RevenueDay, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT substr(paid_at, 1, 10) AS day, currency, sum(total_amount), count(*)
-		FROM orders WHERE paid_at >= ? AND status = 'paid'
+		FROM orders INDEXED BY idx_orders_paid_at WHERE paid_at >= ? AND status = 'paid'
 		GROUP BY day, currency ORDER BY day, currency`, FormatTime(since))
 	if err != nil {
 		return nil, fmt.Errorf("daily revenue: %w", err)
@@ -373,7 +413,8 @@ func (db *DB) engagementScores(ctx context.Context, ids []string) (map[string]en
 		args = append(args, id)
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT company_id, event_category, count(*) FROM v_engagement_feed
-		WHERE occurred_at >= ? AND company_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
+		WHERE event_id IN (SELECT event_id FROM engagement_events INDEXED BY idx_events_company
+			WHERE occurred_at >= ? AND company_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`))
 		GROUP BY company_id, event_category`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("engagement scores: %w", err)

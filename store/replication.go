@@ -192,6 +192,12 @@ func (r *Replicator) Open(ctx context.Context) error {
 		return fmt.Errorf("start replication to %s: %w", r.location, err)
 	}
 	r.lsdb, r.store, r.state = db, st, stateOpen
+	// Litestream initialises a database on its first sync, a MonitorInterval after Open, and
+	// Close skips the final sync of one never initialised: sync now, so a shutdown right
+	// after start still uploads.
+	if err := db.Sync(ctx); err != nil {
+		r.logger.Warn("first replication sync failed; Litestream retries", "error", err)
+	}
 	r.logger.Info("replication started", "db", r.dbPath, "replica", r.location, "sync_interval", r.syncEvery)
 	return nil
 }

@@ -602,3 +602,34 @@ func TestReplicationAfterPointInTimeRecovery(t *testing.T) {
 		t.Fatalf("verify after recovery: %+v", rep)
 	}
 }
+
+// Litestream skips the final sync of a database it has not initialised yet (its first sync
+// comes a MonitorInterval after Open); Close right after Open must still upload.
+func TestCloseRightAfterOpenUploads(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "technifold.db")
+	replica := fileReplica(t)
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReplicator(path, ReplicationConfig{ReplicaURL: replica}, testLogger(t)) // 1 s intervals
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writeCompanies(t, db, "Q", 0, 3)
+	db.Close()
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.db")
+	if err := newTestReplicator(t, path, replica).Restore(ctx, RestoreOptions{OutputPath: out}); err != nil {
+		t.Fatal(err)
+	}
+	if ids := companyIDs(t, out); len(ids) != 3 {
+		t.Fatalf("replica has %d companies; want 3", len(ids))
+	}
+}

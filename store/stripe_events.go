@@ -44,16 +44,10 @@ func StripeEventTypes() []string {
 }
 
 // IsHandledStripeEvent reports whether ApplyStripeEvent changes orders for events of type t.
-func IsHandledStripeEvent(t string) bool { _, ok := stripeEventNames[t]; return ok }
-
-// Webhook delivery statuses (webhook_deliveries.status).
-const (
-	DeliveryProcessed = "processed"
-	DeliveryDuplicate = "duplicate"
-	DeliveryIgnored   = "ignored"
-	DeliveryRejected  = "rejected"
-	DeliveryFailed    = "failed"
-)
+func IsHandledStripeEvent(t string) bool {
+	_, ok := stripeEventNames[t]
+	return ok
+}
 
 // Outbox job types the Stripe events enqueue (handled by the Zoho Books sync).
 const (
@@ -108,54 +102,61 @@ type StripeOutcome struct {
 // repeat delivery (same event id) only counts the attempt. States only move forward, so events
 // may arrive in any order and more than once: paid is never undone, refunds only grow, and
 // sales rows and the order's sync job are added exactly once, by whichever event pays it.
-func (tx *Tx) ApplyStripeEvent(ctx context.Context, e StripeEvent) (StripeOutcome, error) {
+// ps may be nil; with it the statements need no preparing.
+func (tx *Tx) ApplyStripeEvent(ctx context.Context, ps *StripeStatements, e StripeEvent) (StripeOutcome, error) {
 	if e.ID == "" || e.Type == "" {
 		return StripeOutcome{}, Errorf(EINVALID, "stripe event needs an id and a type")
 	}
+	s := stripeTx{tx, ps}
 	// Record the delivery first; RETURNING tells a first delivery (attempts 1) from a repeat.
 	var attempts int
 	var prev string
-	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, body,
-			attempts, last_received_at)
-		VALUES ('stripe', ?1, ?2, ?3, 'processed', ?4, 1, ?3)
-		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = webhook_deliveries.attempts + 1,
-			last_received_at = excluded.last_received_at
-		RETURNING attempts, status`, e.ID, e.Type, tx.NowText(), nullStr(e.Body)).Scan(&attempts, &prev)
-	if err != nil {
+	if err := s.queryRow(ctx, qDeliveryUpsert, e.ID, e.Type, tx.NowText(), nullStr(e.Body)).Scan(&attempts, &prev); err != nil {
 		return StripeOutcome{}, fmt.Errorf("record stripe delivery %s: %w", e.ID, translate(err))
 	}
 	if attempts > 1 && prev != DeliveryFailed {
 		return StripeOutcome{Status: prev, Repeat: true}, nil
 	}
-	out, err := tx.applyStripeEvent(ctx, e)
+	out, err := s.apply(ctx, e)
 	if err != nil {
 		return out, err
 	}
 	if attempts > 1 || out.Status != DeliveryProcessed || out.Note != "" {
-		if _, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?2, error = ?3, body = ?4
-			WHERE provider = 'stripe' AND event_id = ?1`, e.ID, out.Status, nullStr(out.Note), nullStr(e.Body)); err != nil {
+		if err := s.exec(ctx, qDeliverySettle, e.ID, out.Status, nullStr(out.Note), nullStr(e.Body)); err != nil {
 			return out, fmt.Errorf("record stripe delivery %s: %w", e.ID, err)
 		}
 	}
 	return out, nil
 }
 
-func (tx *Tx) applyStripeEvent(ctx context.Context, e StripeEvent) (StripeOutcome, error) {
+const (
+	qDeliveryUpsert = `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, body,
+			attempts, last_received_at)
+		VALUES ('stripe', ?1, ?2, ?3, 'processed', ?4, 1, ?3)
+		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = webhook_deliveries.attempts + 1,
+			last_received_at = excluded.last_received_at
+		RETURNING attempts, status`
+	qDeliverySettle = `UPDATE webhook_deliveries SET status = ?2, error = ?3, body = ?4
+		WHERE provider = 'stripe' AND event_id = ?1`
+	qPark = `INSERT INTO stripe_parked_events (event_id, payment_intent_id, event, created_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`
+)
+
+func (s stripeTx) apply(ctx context.Context, e StripeEvent) (StripeOutcome, error) {
 	if !IsHandledStripeEvent(e.Type) {
 		return StripeOutcome{Status: DeliveryIgnored, Note: "event type not handled"}, nil
 	}
-	o, found, err := tx.findStripeOrder(ctx, e)
-	if err != nil || found {
-		if err != nil {
-			return StripeOutcome{}, err
-		}
-		return tx.applyToOrder(ctx, &o, e)
+	o, found, err := s.findOrder(ctx, e)
+	if err != nil {
+		return StripeOutcome{}, err
+	}
+	if found {
+		return s.applyToOrder(ctx, &o, e)
 	}
 	if e.Type == StripeChargeRefunded && e.PaymentIntentID != "" {
 		// The completion that tells us this PaymentIntent's order may still be on its way.
 		ev, _ := json.Marshal(e)
-		if _, err := tx.exec(ctx, `INSERT INTO stripe_parked_events (event_id, payment_intent_id, event, created_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`, e.ID, e.PaymentIntentID, string(ev), tx.NowText()); err != nil {
+		if err := s.exec(ctx, qPark, e.ID, e.PaymentIntentID, string(ev), s.NowText()); err != nil {
 			return StripeOutcome{}, fmt.Errorf("park stripe event %s: %w", e.ID, err)
 		}
 		return StripeOutcome{Status: DeliveryIgnored,
@@ -164,21 +165,29 @@ func (tx *Tx) applyStripeEvent(ctx context.Context, e StripeEvent) (StripeOutcom
 	return StripeOutcome{Status: DeliveryIgnored, Note: "no order matches this event"}, nil
 }
 
-// findStripeOrder links an event to an order: by the order id Stripe carries back in metadata
-// or client_reference_id, else by the Stripe ids stored on the order.
-func (tx *Tx) findStripeOrder(ctx context.Context, e StripeEvent) (Order, bool, error) {
-	keys := []struct{ col, val string }{
-		{"o.order_id", e.OrderID},
-		{"o.stripe_checkout_session_id", e.SessionID},
-		{"o.stripe_payment_intent_id", e.PaymentIntentID},
-		{"o.stripe_invoice_id", e.InvoiceID},
+// qFindOrder finds an order by one of the columns that link it to Stripe.
+var qFindOrder = func() map[string]string {
+	m := map[string]string{}
+	for _, col := range []string{"order_id", "stripe_checkout_session_id", "stripe_payment_intent_id", "stripe_invoice_id"} {
+		m[col] = `SELECT ` + orderColumns + ` FROM orders o LEFT JOIN contacts c ON c.contact_id = o.contact_id
+			WHERE o.` + col + ` = ? LIMIT 1`
 	}
-	for _, k := range keys {
+	return m
+}()
+
+// findOrder links an event to an order: by the order id Stripe carries back in metadata or
+// client_reference_id, else by the Stripe ids stored on the order.
+func (s stripeTx) findOrder(ctx context.Context, e StripeEvent) (Order, bool, error) {
+	for _, k := range []struct{ col, val string }{
+		{"order_id", e.OrderID},
+		{"stripe_checkout_session_id", e.SessionID},
+		{"stripe_payment_intent_id", e.PaymentIntentID},
+		{"stripe_invoice_id", e.InvoiceID},
+	} {
 		if k.val == "" {
 			continue
 		}
-		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderColumns+`
-			FROM orders o LEFT JOIN contacts c ON c.contact_id = o.contact_id WHERE `+k.col+` = ? LIMIT 1`, k.val))
+		o, err := scanOrder(s.queryRow(ctx, qFindOrder[k.col], k.val))
 		if err == nil {
 			return o, true, nil
 		}
@@ -191,23 +200,24 @@ func (tx *Tx) findStripeOrder(ctx context.Context, e StripeEvent) (Order, bool, 
 
 // applyToOrder records e's engagement event and, unless that event was already there, applies
 // e to o and saves o.
-func (tx *Tx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (StripeOutcome, error) {
+func (s stripeTx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (StripeOutcome, error) {
 	out := StripeOutcome{Status: DeliveryProcessed, OrderID: o.ID}
-	if _, inserted, err := tx.InsertEvent(ctx, stripeEngagementEvent(o, e)); err != nil {
+	if _, inserted, err := s.InsertEvent(ctx, stripeEngagementEvent(o, e)); err != nil {
 		return out, err
 	} else if !inserted {
 		out.Status, out.Note = DeliveryDuplicate, "event already applied"
 		return out, nil
 	}
 	hadIntent := o.StripePaymentIntentID != ""
-	if err := tx.adoptStripeIDs(ctx, o, e); err != nil {
+	if err := s.adoptIDs(ctx, o, e); err != nil {
 		return out, err
 	}
 	at := e.Created
 	if at.IsZero() {
-		at = tx.now
+		at = s.now
 	}
 	currencyOK := e.Currency == "" || e.Currency == o.Currency
+	var err error
 	switch e.Type {
 	case StripeCheckoutCompleted, StripeAsyncPaymentSucceeded:
 		if currencyOK {
@@ -216,18 +226,14 @@ func (tx *Tx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (Stripe
 			setIf(&o.TaxAmount, e.AmountTax)
 		}
 		if e.PaymentStatus == "paid" || e.PaymentStatus == "no_payment_required" {
-			if err := tx.markOrderPaid(ctx, o, at); err != nil {
-				return out, err
-			}
+			err = s.markPaid(ctx, o, at)
 		}
 		o.settlePaymentStatus(false)
 	case StripePaymentSucceeded:
 		if o.Status != OrderPaid && currencyOK && e.Amount > 0 {
 			o.TotalAmount = e.Amount // what was charged; the session's totals refine it
 		}
-		if err := tx.markOrderPaid(ctx, o, at); err != nil {
-			return out, err
-		}
+		err = s.markPaid(ctx, o, at)
 	case StripeAsyncPaymentFailed:
 		if o.Status == OrderPending || o.Status == OrderExpired {
 			o.Status, o.FailureReason = OrderFailed, "asynchronous payment failed"
@@ -241,32 +247,43 @@ func (tx *Tx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (Stripe
 			o.Status, o.FailureReason = OrderFailed, failureReason(e)
 		}
 	case StripeChargeRefunded:
-		if err := tx.applyRefund(ctx, o, e); err != nil {
-			return out, err
-		}
+		err = s.applyRefund(ctx, o, e)
 	}
-	if err := tx.saveStripeState(ctx, o); err != nil {
+	if err != nil {
 		return out, err
 	}
+	if err := s.exec(ctx, qSaveOrder, o.ID, o.Status, o.PaymentStatus, o.Subtotal, o.TaxAmount, o.TotalAmount,
+		o.AmountRefunded, nullStr(o.FailureReason), nullStr(o.StripeCheckoutSessionID), nullStr(o.StripePaymentIntentID),
+		nullStr(o.StripeInvoiceID), nullStr(o.StripeCustomerID), nullStr(o.PaidAt), s.NowText()); err != nil {
+		return out, fmt.Errorf("update order %s: %w", o.ID, err)
+	}
 	if !hadIntent && o.StripePaymentIntentID != "" {
-		if err := tx.applyParkedEvents(ctx, o); err != nil {
+		if err := s.applyParked(ctx, o); err != nil {
 			return out, err
 		}
 	}
 	return out, nil
 }
 
-// adoptStripeIDs stores the Stripe ids e carries that o does not have yet. An id already held
-// by another order is left alone (the columns are unique).
-func (tx *Tx) adoptStripeIDs(ctx context.Context, o *Order, e StripeEvent) error {
+const (
+	qSaveOrder = `UPDATE orders SET status = ?2, payment_status = ?3, subtotal = ?4, tax_amount = ?5,
+			total_amount = ?6, amount_refunded = ?7, failure_reason = ?8, stripe_checkout_session_id = ?9,
+			stripe_payment_intent_id = ?10, stripe_invoice_id = ?11, stripe_customer_id = ?12, paid_at = ?13,
+			updated_at = ?14
+		WHERE order_id = ?1`
+	qIDsTaken = `SELECT
+			EXISTS (SELECT 1 FROM orders WHERE stripe_checkout_session_id = ?1 AND order_id <> ?3),
+			EXISTS (SELECT 1 FROM orders WHERE stripe_payment_intent_id = ?2 AND order_id <> ?3)`
+)
+
+// adoptIDs stores the Stripe ids e carries that o does not have yet. An id already held by
+// another order is left alone (the columns are unique).
+func (s stripeTx) adoptIDs(ctx context.Context, o *Order, e StripeEvent) error {
 	session := o.StripeCheckoutSessionID == "" && e.SessionID != ""
 	intent := o.StripePaymentIntentID == "" && e.PaymentIntentID != ""
 	if session || intent {
 		var sessionTaken, intentTaken int
-		if err := tx.QueryRowContext(ctx, `SELECT
-				EXISTS (SELECT 1 FROM orders WHERE stripe_checkout_session_id = ?1 AND order_id <> ?3),
-				EXISTS (SELECT 1 FROM orders WHERE stripe_payment_intent_id = ?2 AND order_id <> ?3)`,
-			e.SessionID, e.PaymentIntentID, o.ID).Scan(&sessionTaken, &intentTaken); err != nil {
+		if err := s.queryRow(ctx, qIDsTaken, e.SessionID, e.PaymentIntentID, o.ID).Scan(&sessionTaken, &intentTaken); err != nil {
 			return err
 		}
 		if session && sessionTaken == 0 {
@@ -285,34 +302,35 @@ func (tx *Tx) adoptStripeIDs(ctx context.Context, o *Order, e StripeEvent) error
 	return nil
 }
 
-// markOrderPaid moves o to paid once: the sales rows, the Zoho sync job and the sync jobs of
+const qAppendSales = `INSERT INTO sales (company_id, product_code, quantity, unit_amount, currency, txn_date,
+			invoice_number, source, order_id, created_at)
+		SELECT ?2, product_code, quantity, unit_amount, ?3, ?4, ?1, 'stripe', ?1, ?5 FROM order_items WHERE order_id = ?1
+		ON CONFLICT (invoice_number, product_code) DO NOTHING`
+
+// markPaid moves o to paid once: the sales rows, the Zoho sync job and the sync jobs of
 // refunds seen before the payment are added only by the event that makes this move.
-func (tx *Tx) markOrderPaid(ctx context.Context, o *Order, at time.Time) error {
+func (s stripeTx) markPaid(ctx context.Context, o *Order, at time.Time) error {
 	if o.Status == OrderPaid {
 		return nil
 	}
 	o.Status, o.FailureReason, o.PaidAt = OrderPaid, "", FormatTime(at)
 	o.settlePaymentStatus(false)
-	if _, err := tx.exec(ctx, `INSERT INTO sales (company_id, product_code, quantity, unit_amount, currency, txn_date,
-			invoice_number, source, order_id, created_at)
-		SELECT ?2, product_code, quantity, unit_amount, ?3, ?4, ?1, 'stripe', ?1, ?5 FROM order_items WHERE order_id = ?1
-		ON CONFLICT (invoice_number, product_code) DO NOTHING`,
-		o.ID, o.CompanyID, o.Currency, at.UTC().Format(time.DateOnly), tx.NowText()); err != nil {
+	if err := s.exec(ctx, qAppendSales, o.ID, o.CompanyID, o.Currency, at.UTC().Format(time.DateOnly), s.NowText()); err != nil {
 		return fmt.Errorf("append sales of order %s: %w", o.ID, err)
 	}
-	if _, _, err := tx.Enqueue(ctx, NewJob{Type: stripeJobSyncOrder, Payload: map[string]string{"order_id": o.ID},
+	if _, _, err := s.Enqueue(ctx, NewJob{Type: stripeJobSyncOrder, Payload: map[string]string{"order_id": o.ID},
 		DedupeKey: stripeJobSyncOrder + ":" + o.ID, CompanyID: o.CompanyID, OrderID: o.ID}); err != nil {
 		return err
 	}
 	if o.AmountRefunded == 0 {
 		return nil
 	}
-	refunds, err := tx.orderRefunds(ctx, o.ID)
+	refunds, err := s.orderRefunds(ctx, o.ID)
 	if err != nil {
 		return err
 	}
 	for _, r := range refunds {
-		if err := tx.enqueueRefundSync(ctx, o, r); err != nil {
+		if err := s.enqueueRefundSync(ctx, o, r); err != nil {
 			return err
 		}
 	}
@@ -327,22 +345,28 @@ type orderRefund struct {
 	Currency string
 }
 
+const (
+	qBookRefund = `INSERT INTO order_refunds (refund_id, order_id, amount, currency, charge_id, amount_refunded_total,
+			created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (refund_id) DO NOTHING`
+	qOrderRefunds = `SELECT COALESCE(charge_id, ''), COALESCE(amount_refunded_total, 0), amount, currency
+		FROM order_refunds WHERE order_id = ? ORDER BY amount_refunded_total`
+)
+
 // applyRefund books the growth of a charge's amount_refunded. Refunds only grow, so an older
 // state arriving late changes nothing. The Zoho job waits until the order is paid.
-func (tx *Tx) applyRefund(ctx context.Context, o *Order, e StripeEvent) error {
+func (s stripeTx) applyRefund(ctx context.Context, o *Order, e StripeEvent) error {
 	if e.AmountRefunded > o.AmountRefunded {
 		r := orderRefund{ChargeID: e.ChargeID, Total: e.AmountRefunded, Amount: e.AmountRefunded - o.AmountRefunded, Currency: e.Currency}
 		if r.Currency == "" {
 			r.Currency = o.Currency
 		}
 		o.AmountRefunded = e.AmountRefunded
-		if _, err := tx.exec(ctx, `INSERT INTO order_refunds (refund_id, order_id, amount, currency, charge_id,
-				amount_refunded_total, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (refund_id) DO NOTHING`,
-			r.ChargeID+":"+strconv.FormatInt(r.Total, 10), o.ID, r.Amount, r.Currency, r.ChargeID, r.Total, tx.NowText()); err != nil {
+		if err := s.exec(ctx, qBookRefund, r.ChargeID+":"+strconv.FormatInt(r.Total, 10), o.ID, r.Amount, r.Currency,
+			r.ChargeID, r.Total, s.NowText()); err != nil {
 			return fmt.Errorf("book refund of order %s: %w", o.ID, err)
 		}
 		if o.Status == OrderPaid {
-			if err := tx.enqueueRefundSync(ctx, o, r); err != nil {
+			if err := s.enqueueRefundSync(ctx, o, r); err != nil {
 				return err
 			}
 		}
@@ -351,19 +375,22 @@ func (tx *Tx) applyRefund(ctx context.Context, o *Order, e StripeEvent) error {
 	return nil
 }
 
-func (tx *Tx) enqueueRefundSync(ctx context.Context, o *Order, r orderRefund) error {
+func (s stripeTx) enqueueRefundSync(ctx context.Context, o *Order, r orderRefund) error {
 	key := r.ChargeID + ":" + strconv.FormatInt(r.Total, 10)
-	_, _, err := tx.Enqueue(ctx, NewJob{Type: stripeJobSyncRefund, DedupeKey: stripeJobSyncRefund + ":" + key,
+	_, _, err := s.Enqueue(ctx, NewJob{Type: stripeJobSyncRefund, DedupeKey: stripeJobSyncRefund + ":" + key,
 		CompanyID: o.CompanyID, OrderID: o.ID, Payload: map[string]any{"order_id": o.ID, "charge_id": r.ChargeID,
 			"amount_refunded_total": r.Total, "refund_amount": r.Amount, "currency": r.Currency}})
 	return err
 }
 
-func (tx *Tx) orderRefunds(ctx context.Context, orderID string) ([]orderRefund, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT COALESCE(charge_id, ''), COALESCE(amount_refunded_total, 0), amount, currency
-		FROM order_refunds WHERE order_id = ? ORDER BY amount_refunded_total`, orderID)
+func (s stripeTx) orderRefunds(ctx context.Context, orderID string) ([]orderRefund, error) {
+	st, err := s.stmt(ctx, qOrderRefunds)
 	if err != nil {
 		return nil, err
+	}
+	rows, err := st.QueryContext(context.WithoutCancel(ctx), orderID)
+	if err != nil {
+		return nil, translate(err)
 	}
 	defer rows.Close()
 	var out []orderRefund
@@ -377,12 +404,21 @@ func (tx *Tx) orderRefunds(ctx context.Context, orderID string) ([]orderRefund, 
 	return out, rows.Err()
 }
 
-// applyParkedEvents applies the charge events that waited for o's PaymentIntent.
-func (tx *Tx) applyParkedEvents(ctx context.Context, o *Order) error {
-	rows, err := tx.QueryContext(ctx, `SELECT event FROM stripe_parked_events WHERE payment_intent_id = ?
-		ORDER BY created_at, event_id`, o.StripePaymentIntentID)
+const (
+	qParked = `SELECT event FROM stripe_parked_events WHERE payment_intent_id = ?
+		ORDER BY created_at, event_id`
+	qUnpark = `DELETE FROM stripe_parked_events WHERE event_id = ?`
+)
+
+// applyParked applies the charge events that waited for o's PaymentIntent.
+func (s stripeTx) applyParked(ctx context.Context, o *Order) error {
+	st, err := s.stmt(ctx, qParked)
 	if err != nil {
 		return err
+	}
+	rows, err := st.QueryContext(context.WithoutCancel(ctx), o.StripePaymentIntentID)
+	if err != nil {
+		return translate(err)
 	}
 	var parked []StripeEvent
 	for rows.Next() {
@@ -403,33 +439,17 @@ func (tx *Tx) applyParkedEvents(ctx context.Context, o *Order) error {
 		return err
 	}
 	for _, e := range parked {
-		if _, err := tx.exec(ctx, `DELETE FROM stripe_parked_events WHERE event_id = ?`, e.ID); err != nil {
+		if err := s.exec(ctx, qUnpark, e.ID); err != nil {
 			return err
 		}
-		out, err := tx.applyToOrder(ctx, o, e)
+		out, err := s.applyToOrder(ctx, o, e)
 		if err != nil {
 			return fmt.Errorf("apply parked stripe event %s: %w", e.ID, err)
 		}
-		if _, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?2, error = ?3
+		if err := s.exec(ctx, `UPDATE webhook_deliveries SET status = ?2, error = ?3
 			WHERE provider = 'stripe' AND event_id = ?1`, e.ID, out.Status, nullStr(out.Note)); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// saveStripeState writes back the columns Stripe events change.
-func (tx *Tx) saveStripeState(ctx context.Context, o *Order) error {
-	_, err := tx.exec(ctx, `UPDATE orders SET status = ?2, payment_status = ?3, subtotal = ?4, tax_amount = ?5,
-			total_amount = ?6, amount_refunded = ?7, failure_reason = ?8, stripe_checkout_session_id = ?9,
-			stripe_payment_intent_id = ?10, stripe_invoice_id = ?11, stripe_customer_id = ?12, paid_at = ?13,
-			updated_at = ?14
-		WHERE order_id = ?1`,
-		o.ID, o.Status, o.PaymentStatus, o.Subtotal, o.TaxAmount, o.TotalAmount, o.AmountRefunded,
-		nullStr(o.FailureReason), nullStr(o.StripeCheckoutSessionID), nullStr(o.StripePaymentIntentID),
-		nullStr(o.StripeInvoiceID), nullStr(o.StripeCustomerID), nullStr(o.PaidAt), tx.NowText())
-	if err != nil {
-		return fmt.Errorf("update order %s: %w", o.ID, err)
 	}
 	return nil
 }
@@ -498,70 +518,4 @@ func stripeEngagementEvent(o *Order, e StripeEvent) Event {
 	return Event{Source: "stripe", SourceEventID: e.ID, Name: stripeEventNames[e.Type], CompanyID: o.CompanyID,
 		ContactID: o.ContactID, OfferKey: o.OfferKey, CampaignKey: o.CampaignKey, Value: &value, Currency: currency,
 		Meta: meta, OccurredAt: e.Created}
-}
-
-// RecordStripeFailure notes that applying a Stripe event failed, so the admin sees it; Stripe's
-// retry (or reconciliation) applies it again, since a failed delivery is not a repeat.
-func (tx *Tx) RecordStripeFailure(ctx context.Context, e StripeEvent, reason string) error {
-	_, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, error, body,
-			attempts, last_received_at)
-		VALUES ('stripe', ?1, ?2, ?3, 'failed', ?4, ?5, 1, ?3)
-		ON CONFLICT (provider, event_id) DO UPDATE SET error = excluded.error, attempts = webhook_deliveries.attempts + 1,
-			last_received_at = excluded.last_received_at
-		WHERE webhook_deliveries.status = 'failed'`,
-		e.ID, e.Type, tx.NowText(), reason, nullStr(e.Body))
-	return err
-}
-
-// RecordRejectedDelivery counts a webhook request refused before it was trusted (bad
-// signature, stale timestamp, malformed body). Nothing of the request is kept but the reason;
-// rejections are folded into one row per provider and minute, so a flood of forged requests
-// cannot grow the table faster than that.
-func (tx *Tx) RecordRejectedDelivery(ctx context.Context, provider, reason string) error {
-	bucket := "rejected:" + tx.now.UTC().Format("2006-01-02T15:04")
-	_, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (provider, event_id, received_at, status, error, attempts, last_received_at)
-		VALUES (?1, ?2, ?3, 'rejected', ?4, 1, ?3)
-		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = webhook_deliveries.attempts + 1,
-			error = excluded.error, last_received_at = excluded.last_received_at`,
-		provider, bucket, tx.NowText(), reason)
-	return err
-}
-
-// StripeEventsSeen returns which of ids have been delivered (and not failed).
-func (db *DB) StripeEventsSeen(ctx context.Context, ids []string) (map[string]bool, error) {
-	seen := map[string]bool{}
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 200)]
-		ids = ids[len(chunk):]
-		b, _ := json.Marshal(chunk)
-		rows, err := db.read.QueryContext(ctx, `SELECT event_id FROM webhook_deliveries WHERE provider = 'stripe'
-			AND status <> 'failed' AND event_id IN (SELECT value FROM json_each(?))`, string(b))
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			seen[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return seen, nil
-}
-
-// LatestStripeEventTime is when the newest Stripe event applied to an order happened.
-func (db *DB) LatestStripeEventTime(ctx context.Context) (time.Time, bool, error) {
-	var at *string
-	err := db.read.QueryRowContext(ctx, `SELECT max(occurred_at) FROM engagement_events WHERE source = 'stripe'`).Scan(&at)
-	if err != nil || at == nil {
-		return time.Time{}, false, err
-	}
-	t, err := ParseTime(*at)
-	return t, err == nil, err
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 )
@@ -18,7 +19,25 @@ func stripeTestOrder(t *testing.T, db *DB) Order {
 	return o
 }
 
+// preparedStripe holds each test database's prepared statements; applyStripeWith(nil) runs
+// the same code preparing per transaction.
+var preparedStripe sync.Map
+
 func applyStripe(t *testing.T, db *DB, e StripeEvent) StripeOutcome {
+	t.Helper()
+	ps, ok := preparedStripe.Load(db)
+	if !ok {
+		p, err := db.PrepareStripeStatements(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, _ = preparedStripe.LoadOrStore(db, p)
+		t.Cleanup(func() { preparedStripe.Delete(db) })
+	}
+	return applyStripeWith(t, db, ps.(*StripeStatements), e)
+}
+
+func applyStripeWith(t *testing.T, db *DB, ps *StripeStatements, e StripeEvent) StripeOutcome {
 	t.Helper()
 	var out StripeOutcome
 	if e.Created.IsZero() {
@@ -29,7 +48,7 @@ func applyStripe(t *testing.T, db *DB, e StripeEvent) StripeOutcome {
 	}
 	mustUpdate(t, db, func(tx *Tx) error {
 		var err error
-		out, err = tx.ApplyStripeEvent(context.Background(), e)
+		out, err = tx.ApplyStripeEvent(context.Background(), ps, e)
 		return err
 	})
 	return out
@@ -285,5 +304,24 @@ func TestStripeFailedDeliveryIsRetried(t *testing.T) {
 	}
 	if n := countRows(t, db, `SELECT sum(attempts) FROM webhook_deliveries WHERE status = 'rejected' AND body IS NULL`); n != 3 {
 		t.Fatalf("rejected attempts %d", n)
+	}
+}
+
+func TestStripeWithoutPreparedStatements(t *testing.T) {
+	db := openTest(t, Options{})
+	seedOrderCatalog(t, db)
+	o := stripeTestOrder(t, db)
+	refund := StripeEvent{ID: "evt_r", Type: StripeChargeRefunded, ChargeID: "ch_n", PaymentIntentID: "pi_n", Currency: "gbp", AmountRefunded: 700}
+	applyStripeWith(t, db, nil, refund)
+	applyStripeWith(t, db, nil, completed("evt_c", o.ID, "pi_n", 155000))
+	if out := applyStripeWith(t, db, nil, completed("evt_c", o.ID, "pi_n", 155000)); !out.Repeat {
+		t.Fatalf("repeat %+v", out)
+	}
+	got, _ := db.GetOrder(context.Background(), o.ID)
+	if got.Status != OrderPaid || got.PaymentStatus != PaymentPartiallyRefunded || got.AmountRefunded != 700 {
+		t.Fatalf("order %+v", got)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM outbox`); n != 2 {
+		t.Fatalf("%d jobs, want sync + refund", n)
 	}
 }
