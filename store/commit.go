@@ -65,6 +65,7 @@ func (db *DB) commitLoop() {
 		select {
 		case req := <-db.reqs:
 			db.runBatch(db.collect(req))
+			db.prepareWanted()
 		case <-db.closed:
 			for {
 				select {
@@ -99,7 +100,10 @@ func (db *DB) runBatch(batch []*writeReq) {
 		db.finish(batch, []error{db.runAlone(batch[0])})
 		return
 	}
-	results, err := db.runGrouped(batch)
+	results, err := db.runGroupedOptimistic(batch)
+	if errors.Is(err, errFallback) {
+		results, err = db.runGrouped(batch)
+	}
 	if err != nil {
 		// The shared transaction itself failed (not one fn): run each request alone so one
 		// bad request cannot fail the others.
@@ -143,6 +147,41 @@ func (db *DB) runAlone(r *writeReq) error {
 		return translate(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// errFallback says the optimistic batch hit a request error and was rolled back whole.
+var errFallback = errors.New("a request failed: rerun the batch with savepoints")
+
+// runGroupedOptimistic runs the batch in one transaction without savepoints. Savepoints cost
+// every request a copy of each page it touches (SQLite's sub-journal), a large part of a small
+// write; requests almost never fail, so the batch first runs without them and, when one does
+// fail, rolls back whole and runs again with a savepoint each (runGrouped). Every request's
+// work is therefore only ever answered from a commit that holds it and nothing else's failure.
+func (db *DB) runGroupedOptimistic(batch []*writeReq) ([]error, error) {
+	ctx := context.Background()
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]error, len(batch))
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		r.after = nil
+		if err := call(r, &Tx{Tx: sqlTx, now: db.Now(), db: db, req: r}); err != nil {
+			_ = sqlTx.Rollback()
+			for _, r := range batch {
+				r.after = nil
+			}
+			return nil, errFallback
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 // runGrouped runs the batch in one transaction, a savepoint per request. It returns each
@@ -200,19 +239,31 @@ func call(r *writeReq, tx *Tx) (err error) {
 
 // ExecContext executes a statement in the transaction.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := tx.Tx.ExecContext(context.WithoutCancel(ctx), query, args...)
-	return res, translate(err)
+	if !singleStatement(query) {
+		res, err := tx.Tx.ExecContext(context.WithoutCancel(ctx), query, args...)
+		return res, translate(err)
+	}
+	return tx.exec(ctx, query, args...)
 }
 
 // QueryContext runs a query in the transaction.
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := tx.Tx.QueryContext(context.WithoutCancel(ctx), query, args...)
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(context.WithoutCancel(ctx), args...)
 	return rows, translate(err)
 }
 
 // QueryRowContext runs a query expected to return at most one row.
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		// A *sql.Row cannot carry our error; database/sql reports the same failure on Scan.
+		return tx.Tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+	}
+	return st.QueryRowContext(context.WithoutCancel(ctx), args...)
 }
 
 // IsNoRows reports whether err is sql.ErrNoRows.

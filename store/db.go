@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,8 @@ type DB struct {
 	// closeMu orders Close after any Update that is mid-send, so no request is left unanswered.
 	closeMu sync.RWMutex
 	stats   commitStats
+	// stmtCache shares prepared statements across write transactions.
+	stmtCache stmtCache
 	// jobSignal wakes this process's worker when a transaction that enqueued a job commits.
 	jobSignal chan struct{}
 	maxBat    int
@@ -145,6 +148,7 @@ func (db *DB) Close() error {
 		db.closeMu.Unlock()
 	})
 	<-db.done
+	db.closeStatements()
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
@@ -168,21 +172,108 @@ type Tx struct {
 	stmts map[string]*sql.Stmt
 }
 
-// exec runs query through a statement prepared once per transaction.
+// exec runs query through a cached prepared statement (see stmt).
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if tx.stmts == nil {
-		tx.stmts = map[string]*sql.Stmt{}
-	}
-	st, ok := tx.stmts[query]
-	if !ok {
-		var err error
-		if st, err = tx.Tx.PrepareContext(context.WithoutCancel(ctx), query); err != nil {
-			return nil, translate(err)
-		}
-		tx.stmts[query] = st
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	res, err := st.ExecContext(context.WithoutCancel(ctx), args...)
 	return res, translate(err)
+}
+
+// stmt returns query as a statement of this transaction. Statements are shared across
+// transactions: the first use prepares one for this transaction and asks the committer to
+// prepare it on the writer's connection between batches; later transactions bind that one,
+// which costs nothing, instead of compiling the SQL again (a large part of a small write).
+func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := tx.stmts[query]; ok {
+		return st, nil
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	ctx = context.WithoutCancel(ctx)
+	var st *sql.Stmt
+	if shared := tx.db.stmtCache.get(query); shared != nil {
+		st = tx.Tx.StmtContext(ctx, shared)
+	} else {
+		var err error
+		if st, err = tx.Tx.PrepareContext(ctx, query); err != nil {
+			return nil, translate(err)
+		}
+		tx.db.stmtCache.want(query)
+	}
+	tx.stmts[query] = st
+	return st, nil
+}
+
+// maxSharedStatements bounds the shared statement cache; queries past it are prepared per
+// transaction.
+const maxSharedStatements = 512
+
+// stmtCache holds statements prepared on the writer's single connection.
+type stmtCache struct {
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	wanted map[string]bool
+}
+
+func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stmts[query]
+}
+
+func (c *stmtCache) want(query string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.stmts)+len(c.wanted) >= maxSharedStatements {
+		return
+	}
+	if c.wanted == nil {
+		c.wanted = map[string]bool{}
+	}
+	c.wanted[query] = true
+}
+
+// prepareWanted prepares the statements transactions asked for. Only the committer calls it,
+// between batches, when the writer's connection is free.
+func (db *DB) prepareWanted() {
+	c := &db.stmtCache
+	c.mu.Lock()
+	wanted := c.wanted
+	c.wanted = nil
+	c.mu.Unlock()
+	for q := range wanted {
+		st, err := db.write.PrepareContext(context.Background(), q)
+		if err != nil {
+			continue // it keeps being prepared per transaction
+		}
+		c.mu.Lock()
+		if c.stmts == nil {
+			c.stmts = map[string]*sql.Stmt{}
+		}
+		c.stmts[q] = st
+		c.mu.Unlock()
+	}
+}
+
+// closeStatements releases the shared statements (Close).
+func (db *DB) closeStatements() {
+	c := &db.stmtCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.stmts {
+		_ = st.Close()
+	}
+	c.stmts = nil
+}
+
+// singleStatement reports whether query is one SQL statement, which is all a prepared
+// statement can hold.
+func singleStatement(query string) bool {
+	return !strings.Contains(strings.TrimRight(query, " \t\r\n;"), ";")
 }
 
 // Now is the transaction's fixed time.

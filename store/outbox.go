@@ -157,18 +157,7 @@ func encodeJSON(v any) (s string, ok bool, err error) {
 // outboxStmt prepares query once per transaction (Tx.exec's cache), for statements run many
 // times in one transaction such as bulk enqueues.
 func (tx *Tx) outboxStmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if tx.stmts == nil {
-		tx.stmts = map[string]*sql.Stmt{}
-	}
-	st, ok := tx.stmts[query]
-	if !ok {
-		var err error
-		if st, err = tx.Tx.PrepareContext(context.WithoutCancel(ctx), query); err != nil {
-			return nil, translate(err)
-		}
-		tx.stmts[query] = st
-	}
-	return st, nil
+	return tx.stmt(ctx, query)
 }
 
 // Enqueue adds a job in the caller's transaction, so it commits or rolls back with the business

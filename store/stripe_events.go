@@ -405,8 +405,7 @@ func (s stripeTx) orderRefunds(ctx context.Context, orderID string) ([]orderRefu
 }
 
 const (
-	qParked = `SELECT event FROM stripe_parked_events WHERE payment_intent_id = ?
-		ORDER BY created_at, event_id`
+	qParked = `SELECT event FROM stripe_parked_events WHERE payment_intent_id = ? ORDER BY rowid` // arrival order
 	qUnpark = `DELETE FROM stripe_parked_events WHERE event_id = ?`
 )
 
