@@ -336,6 +336,20 @@ func TestAdminInBrowser(t *testing.T) {
 		_ = os.WriteFile(screenshotPath(t, "suggestions.png"), fromBrowser(t, ctx, chromedp.FullScreenshot(100)), 0o644)
 	})
 
+	t.Run("company page", func(t *testing.T) {
+		inBrowser(t, ctx,
+			chromedp.Navigate(e.url+"/admin/companies?sort=activity"),
+			chromedp.WaitVisible(css(`table`)),
+			clickAndLoad(fmt.Sprintf(`a[href="/admin/companies/%s"]`, sc.offerCompany)),
+			chromedp.WaitVisible(css(`#h-contacts`)),
+		)
+		consent := fromBrowser(t, ctx, chromedp.Text(css(`#h-contacts + table`)))
+		if !strings.Contains(consent, "subscribed") {
+			t.Fatalf("contacts without their consent: %s", consent)
+		}
+		_ = os.WriteFile(screenshotPath(t, "company.png"), fromBrowser(t, ctx, chromedp.FullScreenshot(100)), 0o644)
+	})
+
 	t.Run("cross-origin form is refused", func(t *testing.T) {
 		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%s/admin/users">

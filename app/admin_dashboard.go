@@ -143,23 +143,6 @@ func (s *Server) replicationStatus(ctx context.Context) (*store.ReplicationStatu
 	return &st, ""
 }
 
-// backupVerify is the stored result of the last restore-and-check of the replica. Only the
-// fields the dashboard needs are read; the writer may store more.
-type backupVerify struct {
-	OK      *bool     `json:"ok"`
-	Status  string    `json:"status"`
-	Error   string    `json:"error"`
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
-}
-
-func (b backupVerify) failed() bool {
-	if b.OK != nil {
-		return !*b.OK
-	}
-	return b.Status != "" && b.Status != "ok" && b.Status != "passed" && b.Status != "success"
-}
-
 // dashboardAlerts fills d.Alerts: Zoho auth, dead jobs, rejected webhooks, backup verification.
 func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboardPage) error {
 	var alerts []dashboardAlert
@@ -196,20 +179,16 @@ func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboar
 		return err
 	}
 	if ok {
-		var b backupVerify
-		if json.Unmarshal([]byte(raw), &b) != nil {
-			b.Status = "unreadable result"
+		var v store.VerifyReport
+		if json.Unmarshal([]byte(raw), &v) != nil {
+			v = store.VerifyReport{Detail: "the stored result is unreadable"}
 		}
-		if b.failed() {
-			if b.At.IsZero() {
-				b.At = at
-			}
-			msg := strings.TrimSpace(b.Error + " " + b.Message)
-			if msg == "" {
-				msg = b.Status
-			}
+		if v.At.IsZero() {
+			v.At = at
+		}
+		if !v.OK {
 			alerts = append(alerts, dashboardAlert{Level: "bad", Text: fmt.Sprintf("Backup verification failed %s: %s",
-				relativeTime(b.At, now), msg)})
+				relativeTime(v.At, now), v.Detail)})
 		}
 	}
 	if d.Replication != nil && d.Replication.LastError != "" && now.Sub(d.Replication.LastErrorAt) < time.Hour {
@@ -223,6 +202,7 @@ func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboar
 // handleReplicationSync is the dashboard's "sync now".
 func (s *Server) handleReplicationSync(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if s.replicator == nil {
+		s.audit(r, "replication.sync", "", map[string]any{"ok": false, "reason": "replication is off"})
 		s.redirectNotice(w, r, "/admin", "Replication is not configured.")
 		return
 	}
@@ -362,10 +342,6 @@ func niceCeiling(v int64, currency string) int64 {
 		step *= 10
 	}
 }
-
-// SetReplicator gives the dashboard the running replicator (status and "sync now"). Call it
-// before Start.
-func (s *Server) SetReplicator(r *store.Replicator) { s.replicator = r }
 
 // formatMoneyWhole is formatMoney without the minor digits when they are zero (axis labels).
 func formatMoneyWhole(amount int64, currency string) string {

@@ -57,6 +57,9 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 	}
 	if strings.Contains(f.ContactID, "@") {
 		k, err := s.db.FindContactByEmail(ctx, f.ContactID)
+		if store.ErrorCode(err) == store.ENOTFOUND {
+			return f, tq, store.Errorf(store.ENOTFOUND, "no contact has the e-mail address %s", f.ContactID)
+		}
 		if err != nil {
 			return f, tq, err
 		}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +184,3 @@ func (e *adminEnv) auditActions() []string {
 	}
 	return out
 }
-
-// tempDBPath is a database path in the test's temporary directory.
-func tempDBPath(t testing.TB) string { return filepath.Join(t.TempDir(), "admin.db") }

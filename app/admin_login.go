@@ -86,6 +86,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 				return err
 			}
 		}
+		// Sign-ins are rare, so they sweep everyone's expired sessions on the way.
+		if _, err := tx.DeleteExpiredSessions(ctx, tx.Now().Add(-sessionIdle)); err != nil {
+			return err
+		}
 		var err error
 		if cookie, err = s.startSession(ctx, tx, r, user); err != nil {
 			return err

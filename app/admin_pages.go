@@ -254,7 +254,13 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 		"since":   func(t time.Time) string { return relativeTime(t, now()) },
 		"abstime": func(t time.Time) string { return absoluteTime(t) },
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"money":   formatMoney,
+		"day": func(stamp string) string { // a stored timestamp as a date, e.g. consent given
+			if t, err := store.ParseTime(stamp); err == nil {
+				return t.Format("2 Jan 2006")
+			}
+			return stamp
+		},
+		"money": formatMoney,
 		"moneyp": func(v *int64, currency string) string {
 			if v == nil {
 				return ""

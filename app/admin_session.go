@@ -102,9 +102,14 @@ func principalFrom(ctx context.Context) *principal {
 	return p
 }
 
-// clientIP is the address a request came from (the connection's; proxies' headers are not
-// trusted, so throttling cannot be dodged by sending one).
+// clientIP is the address a request came from: Fly's edge sets Fly-Client-IP (behind it every
+// connection comes from the proxy, so one shared address would let anyone lock out all
+// sign-ins); otherwise the connection's. A forged header only moves the caller to another
+// per-address bucket; the per-account limit still holds.
 func clientIP(r *http.Request) string {
+	if ip := net.ParseIP(strings.TrimSpace(r.Header.Get("Fly-Client-IP"))); ip != nil {
+		return ip.String()
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

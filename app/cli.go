@@ -82,7 +82,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: technifold <command> [flags]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'technifold <command> --help' for a command's flags. Every flag can also be set")
 	fmt.Fprintln(w, "by its environment variable (shown in the flag's help).")
