@@ -11,6 +11,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/zohobooks"
 	"github.com/technifold/technifold/store"
 )
 
@@ -326,7 +327,7 @@ func buildRevenueChart(days []store.RevenueDay, now time.Time, n int) revenueCha
 // labels are round numbers.
 func niceCeiling(v int64, currency string) int64 {
 	unit := int64(1)
-	for range minorDigits(currency) {
+	for range zohobooks.CurrencyExponent(currency) {
 		unit *= 10
 	}
 	if v <= 0 {
@@ -346,7 +347,7 @@ func niceCeiling(v int64, currency string) int64 {
 // formatMoneyWhole is formatMoney without the minor digits when they are zero (axis labels).
 func formatMoneyWhole(amount int64, currency string) string {
 	s := formatMoney(amount, currency)
-	if d := minorDigits(currency); d > 0 {
+	if d := zohobooks.CurrencyExponent(currency); d > 0 {
 		zeros := "." + strings.Repeat("0", d)
 		if i := strings.Index(s, zeros); i >= 0 && (i+len(zeros) == len(s) || s[i+len(zeros)] == ' ') {
 			s = s[:i] + s[i+len(zeros):]

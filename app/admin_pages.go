@@ -16,6 +16,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/zohobooks"
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
 )
@@ -322,20 +323,9 @@ func absoluteTime(t time.Time) string {
 	return t.UTC().Format("2 Jan 2006 15:04 UTC")
 }
 
-// minorDigits is how many decimals a currency's minor unit has.
-func minorDigits(currency string) int {
-	switch strings.ToLower(currency) {
-	case "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf":
-		return 0
-	case "bhd", "jod", "kwd", "omr", "tnd":
-		return 3
-	}
-	return 2
-}
-
 // formatMoney renders minor units with the currency: "£1,234.50", "1,234.50 SEK".
 func formatMoney(amount int64, currency string) string {
-	digits := minorDigits(currency)
+	digits := zohobooks.CurrencyExponent(currency)
 	neg := amount < 0
 	if neg {
 		amount = -amount

@@ -113,7 +113,18 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openDB opens the configured database with the command's logger.
+// parseAndOpen parses a command's flags, validates the configuration and opens the database.
+func parseAndOpen(ctx context.Context, fs *flag.FlagSet, cfg *Config, args []string) (*store.DB, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return openDB(ctx, cfg)
+}
+
+// openDB opens the configured database.
 func openDB(ctx context.Context, cfg *Config) (*store.DB, error) {
 	return store.Open(ctx, cfg.DatabasePath, store.Options{})
 }
@@ -121,13 +132,7 @@ func openDB(ctx context.Context, cfg *Config) (*store.DB, error) {
 func runMigrate(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
 	fs := newFlagSet(env, "migrate", "migrate [flags]", cfg)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg)
+	db, err := parseAndOpen(ctx, fs, cfg, args)
 	if err != nil {
 		return err
 	}
@@ -181,13 +186,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 func runDemo(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
 	fs := newFlagSet(env, "demo", "demo [flags]\n\nLoads the demo data set; running it again changes nothing.", cfg)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg)
+	db, err := parseAndOpen(ctx, fs, cfg, args)
 	if err != nil {
 		return err
 	}
@@ -204,13 +203,7 @@ func runDemo(ctx context.Context, env Env, args []string) error {
 func runOutbox(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
 	fs := newFlagSet(env, "outbox", "outbox [flags] list|retry ID|cancel ID|run", cfg)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	db, err := openDB(ctx, cfg)
+	db, err := parseAndOpen(ctx, fs, cfg, args)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/technifold/technifold/app/offertoken"
+	"github.com/technifold/technifold/app/zohobooks"
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
 )
@@ -411,7 +412,7 @@ func itemView(it store.OfferItem, currency, token string) offerItemView {
 func (h *offerHandlers) personalPage(token string, co store.Company, k store.Contact, s store.OfferSession, p store.ConsumablePayload) offerPage {
 	cp := copyFor(s.OfferKey)
 	page := offerPage{pageBase: h.base(cp.Headline, token), Copy: cp, CompanyName: co.Name, FirstName: k.FirstName,
-		Currency: p.Currency, Exponent: minorDigits(p.Currency), OfferKey: s.OfferKey, CampaignKey: s.CampaignKey, JS: h.js}
+		Currency: p.Currency, Exponent: zohobooks.CurrencyExponent(p.Currency), OfferKey: s.OfferKey, CampaignKey: s.CampaignKey, JS: h.js}
 	for _, it := range p.ReorderItems {
 		page.Reorder = append(page.Reorder, itemView(it, p.Currency, ""))
 	}
@@ -438,7 +439,7 @@ func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, to
 	}
 	cp := copyFor("")
 	page := offerPage{pageBase: h.base(cp.Headline, token), Copy: cp, Currency: co.Currency,
-		Exponent: minorDigits(co.Currency), Token: token, JS: h.js}
+		Exponent: zohobooks.CurrencyExponent(co.Currency), Token: token, JS: h.js}
 	for _, it := range items {
 		n := len(page.Catalogue)
 		if n == 0 || page.Catalogue[n-1].Name != it.Category {

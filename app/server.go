@@ -117,8 +117,9 @@ func (s *Server) routes() {
 	s.handleFunc(http.MethodGet, "/", s.handleRoot)
 }
 
+// handleRoot sends a person who opens the bare address to the admin UI.
 func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	writeJSON(w, http.StatusOK, map[string]any{"service": "technifold", "version": Version})
+	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

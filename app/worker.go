@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,95 +17,6 @@ import (
 
 	"github.com/technifold/technifold/store"
 )
-
-// Handler runs one attempt of an outbox job. It must be idempotent (a retry after a crash runs
-// it again) and honour ctx, which carries the per-job timeout. The result is stored as JSON.
-type Handler func(ctx context.Context, job store.Job) (result any, err error)
-
-// Registry maps job types to their handlers. The zero value is ready to use.
-type Registry struct {
-	mu       sync.RWMutex
-	handlers map[string]Handler
-}
-
-// Register sets the handler of jobType. Registering a type twice is a programming error.
-func (r *Registry) Register(jobType string, h Handler) {
-	if jobType == "" || h == nil {
-		panic("outbox: Register needs a job type and a handler")
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.handlers == nil {
-		r.handlers = map[string]Handler{}
-	}
-	if _, dup := r.handlers[jobType]; dup {
-		panic(fmt.Sprintf("outbox: job type %q registered twice", jobType))
-	}
-	r.handlers[jobType] = h
-}
-
-// Lookup returns the handler of jobType.
-func (r *Registry) Lookup(jobType string) (Handler, bool) {
-	if r == nil {
-		return nil, false
-	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	h, ok := r.handlers[jobType]
-	return h, ok
-}
-
-// Types lists the registered job types, sorted.
-func (r *Registry) Types() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	types := make([]string, 0, len(r.handlers))
-	for t := range r.handlers {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	return types
-}
-
-// NotConfiguredError is what a handler returns when its integration lacks configuration: the
-// attempt fails loudly and stays visible in the job's errors, instead of "succeeding".
-type NotConfiguredError struct {
-	Feature    string // e.g. "zoho books"
-	MissingVar string // e.g. "ZOHO_REFRESH_TOKEN"
-}
-
-func (e *NotConfiguredError) Error() string {
-	return e.Feature + " is not configured: set " + e.MissingVar
-}
-
-// ErrNotConfigured builds a NotConfiguredError: "zoho books is not configured: set ZOHO_REFRESH_TOKEN".
-func ErrNotConfigured(feature, missingVar string) error {
-	return &NotConfiguredError{Feature: feature, MissingVar: missingVar}
-}
-
-// DeferError, returned by a handler, puts its job back to pending until Until without spending
-// the attempt (e.g. Zoho's daily API cap is reached). Reason is kept in last_error.
-type DeferError struct {
-	Until  time.Time
-	Reason string
-}
-
-func (e DeferError) Error() string {
-	return fmt.Sprintf("deferred until %s: %s", store.FormatTime(e.Until), e.Reason)
-}
-
-// asDeferError finds a DeferError (value or pointer) in err's chain.
-func asDeferError(err error) (DeferError, bool) {
-	var v DeferError
-	if errors.As(err, &v) {
-		return v, true
-	}
-	var p *DeferError
-	if errors.As(err, &p) && p != nil {
-		return *p, true
-	}
-	return DeferError{}, false
-}
 
 // WorkerOptions configures NewWorker; zero fields take the defaults shown.
 type WorkerOptions struct {
