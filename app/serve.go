@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +62,9 @@ func Serve(ctx context.Context, cfg *Config, opts ServeOptions) error {
 		if err := loadDemoIfEmpty(ctx, db, logger); err != nil {
 			return err
 		}
+		if err := useDemoTokenSecret(ctx, db, cfg, logger); err != nil {
+			return err
+		}
 	}
 	if err := BootstrapAdmin(ctx, db, cfg, opts.Demo, func(format string, args ...any) {
 		if opts.Stdout != nil {
@@ -114,6 +119,35 @@ func loadDemoIfEmpty(ctx context.Context, db *store.DB, logger *slog.Logger) err
 		return fmt.Errorf("load demo data: %w", err)
 	}
 	logger.Info("demo data loaded", "companies", res.Companies, "contacts", res.Contacts, "sales", res.Sales)
+	return nil
+}
+
+// useDemoTokenSecret lets a demo show offer links without configuration: when TOKEN_SECRET is
+// unset, a random secret is generated once and kept in the database, so links minted in the
+// demo keep working across restarts. Production sets TOKEN_SECRET.
+func useDemoTokenSecret(ctx context.Context, db *store.DB, cfg *Config, logger *slog.Logger) error {
+	if cfg.TokenSecret != "" {
+		return nil
+	}
+	var secret string
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		v, ok, err := tx.GetState(ctx, "demo_token_secret")
+		if err != nil || ok {
+			secret = v
+			return err
+		}
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		secret = hex.EncodeToString(b[:])
+		return tx.SetState(ctx, "demo_token_secret", secret)
+	})
+	if err != nil {
+		return fmt.Errorf("demo token secret: %w", err)
+	}
+	cfg.TokenSecret = secret
+	logger.Warn("offer links use a generated demo secret kept in the database; set TOKEN_SECRET in production")
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/technifold/technifold/app/offertoken"
 	"github.com/technifold/technifold/store"
 )
 
@@ -135,6 +136,24 @@ func TestServeWithNoConfigurationStartsAndSaysWhatIsOff(t *testing.T) {
 	if code := getJSON(t, base+"/no/such/route", &e); code != 404 || e["error"] == "" {
 		t.Errorf("unknown route: %d %v", code, e)
 	}
+	// The demo mints working offer links without configuration.
+	keys, err := offertoken.ParseKeyring(cfg.TokenSecret)
+	if err != nil {
+		t.Fatalf("demo token secret: %v", err)
+	}
+	token, err := keys.Mint(offertoken.Claims{CompanyID: "COMPANY101", OfferKey: "reorder"}, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := http.Get(base + "/x/" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.Contains(string(html), "Acme Print") {
+		t.Errorf("demo offer page: %d", page.StatusCode)
+	}
 	r, err := http.Post(base+"/api/outbox/run", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +165,7 @@ func TestServeWithNoConfigurationStartsAndSaysWhatIsOff(t *testing.T) {
 	}
 	stop()
 	log := logs.String()
-	for _, want := range []string{"feature off", "set STRIPE_SECRET_KEY", "set ZOHO_WEBHOOK_SECRET", "set TOKEN_SECRET",
+	for _, want := range []string{"feature off", "set STRIPE_SECRET_KEY", "set ZOHO_WEBHOOK_SECRET", "generated demo secret",
 		"demo data loaded", `"route":"(not found)"`, "stopped"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q", want)
