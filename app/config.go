@@ -116,6 +116,11 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		usage := s.usage + " (" + s.env + ")"
 		switch {
+		case s.str != nil && s.secret:
+			// The environment's value is applied without being the flag's default, so --help
+			// never prints a secret.
+			fs.StringVar(s.str, s.flag, "", usage)
+			*s.str = v
 		case s.str != nil:
 			fs.StringVar(s.str, s.flag, v, usage)
 		case s.dur != nil:

@@ -278,3 +278,29 @@ func TestConfigNamesBadValues(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestHelpNeverPrintsSecrets(t *testing.T) {
+	var out, errOut bytes.Buffer
+	env := Env{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string {
+		switch k {
+		case "STRIPE_SECRET_KEY":
+			return "sk_live_supersecret"
+		case "ADDR":
+			return ":9999"
+		}
+		return ""
+	}}
+	if code := Main(context.Background(), []string{"serve", "--help"}, env); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(errOut.String()+out.String(), "supersecret") {
+		t.Fatal("--help printed a secret from the environment")
+	}
+	if !strings.Contains(errOut.String(), `":9999"`) {
+		t.Error("--help should still show non-secret values from the environment")
+	}
+	cfg, err := LoadConfig(env.Getenv)
+	if err != nil || cfg.StripeSecretKey != "sk_live_supersecret" {
+		t.Fatalf("secret not applied: %v", err)
+	}
+}
