@@ -17,6 +17,7 @@ require (
 	github.com/superfly/ltx v0.5.2
 	golang.org/x/crypto v0.59.0
 	golang.org/x/oauth2 v0.38.0
+	modernc.org/libc v1.72.0
 	modernc.org/sqlite v1.49.1
 )
 
@@ -72,7 +73,6 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-	modernc.org/libc v1.72.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
 )

@@ -62,6 +62,9 @@ type ZohoSync struct {
 
 	mu     sync.Mutex
 	client *zohobooks.Client // built on first use; tests set it
+	// customerCurrency maps a Books customer id to the currency_id it was found in, so that
+	// orders of a linked company do not read the customer from Books each time.
+	customerCurrency map[string]string
 }
 
 // NewZohoSync returns the sync service; it builds the Books client on first use.

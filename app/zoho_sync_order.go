@@ -94,18 +94,36 @@ func (z *ZohoSync) syncOrder(ctx context.Context, c *zohobooks.Client, orderID s
 	return res, err
 }
 
-// ensureCustomer finds or creates the company's Books customer and stores it at once.
+// ensureCustomer finds or creates the company's Books customer and stores it at once. Books
+// invoices a customer in the customer's currency, so the customer must be in the order's
+// currency: a new one is created in it, and an existing one in another currency fails the job
+// rather than booking the order in the wrong currency.
 func (z *ZohoSync) ensureCustomer(ctx context.Context, c *zohobooks.Client, o store.ZohoOrder) (string, error) {
+	cur, err := c.Currency(ctx, o.Currency)
+	var ne *zohobooks.CurrencyNotEnabledError
+	if errors.As(err, &ne) {
+		return "", fmt.Errorf("order %s is in %s, which Zoho Books does not have (enabled: %s): enable %s in Zoho Books → Settings → Currencies",
+			o.ID, ne.Code, strings.Join(ne.Enabled, ", "), ne.Code)
+	}
+	if err != nil {
+		return "", err
+	}
 	if o.ZohoCustomerID != "" {
-		return o.ZohoCustomerID, nil
+		return o.ZohoCustomerID, z.checkCustomerCurrency(ctx, c, o, cur, o.ZohoCustomerID, nil)
 	}
 	save := func(customerID, contactID, personID string) (string, error) {
 		return customerID, z.db.Update(ctx, func(tx *store.Tx) error {
 			return tx.SaveZohoCustomer(ctx, o.ID, o.CompanyID, customerID, contactID, personID)
 		})
 	}
+	saveChecked := func(ct *zohobooks.Contact, customerID string) (string, error) {
+		if err := z.checkCustomerCurrency(ctx, c, o, cur, customerID, ct); err != nil {
+			return "", err
+		}
+		return save(customerID, "", "")
+	}
 	if o.Company.ZohoCustomerID != "" {
-		return save(o.Company.ZohoCustomerID, "", "")
+		return saveChecked(nil, o.Company.ZohoCustomerID)
 	}
 	unlock, err := zohoLocks.lock(ctx, "customer:"+o.CompanyID)
 	if err != nil {
@@ -116,7 +134,7 @@ func (z *ZohoSync) ensureCustomer(ctx context.Context, c *zohobooks.Client, o st
 	if co, err := z.db.GetCompany(ctx, o.CompanyID); err != nil {
 		return "", err
 	} else if co.ZohoCustomerID != "" {
-		return save(co.ZohoCustomerID, "", "")
+		return saveChecked(nil, co.ZohoCustomerID)
 	}
 	buyer, err := z.buyer(ctx, o)
 	if err != nil {
@@ -127,16 +145,16 @@ func (z *ZohoSync) ensureCustomer(ctx context.Context, c *zohobooks.Client, o st
 		return "", err
 	}
 	if found != nil {
-		return save(found.ContactID, "", "")
+		return saveChecked(found, found.ContactID)
 	}
 	first, last := buyer.FirstName, buyer.LastName
 	if first == "" && last == "" {
 		first, last, _ = strings.Cut(buyer.FullName, " ")
 	}
 	created, err := c.CreateCustomer(ctx, zohobooks.CreateCustomerInput{ContactName: o.Company.Name,
-		CompanyName: o.Company.Name, Email: buyer.Email, FirstName: first, LastName: last})
+		CompanyName: o.Company.Name, Email: buyer.Email, FirstName: first, LastName: last, CurrencyID: cur.CurrencyID})
 	if zohoCode(err) == zohoCodeContactExists {
-		return z.adoptCustomer(ctx, c, o, buyer.Email, save)
+		return z.adoptCustomer(ctx, c, o, buyer.Email, saveChecked)
 	}
 	if err != nil {
 		return "", fmt.Errorf("create zoho customer for company %s: %w", o.CompanyID, err)
@@ -147,14 +165,74 @@ func (z *ZohoSync) ensureCustomer(ctx context.Context, c *zohobooks.Client, o st
 			personID = p.ContactPersonID
 		}
 	}
-	z.logger.Info("zoho customer created", "company_id", o.CompanyID, "zoho_customer_id", created.ContactID)
-	return save(created.ContactID, buyer.ID, personID)
+	z.logger.Info("zoho customer created", "company_id", o.CompanyID, "zoho_customer_id", created.ContactID,
+		"currency", cur.CurrencyCode)
+	if _, err := save(created.ContactID, buyer.ID, personID); err != nil {
+		return "", err
+	}
+	// Check what Zoho made of it (and remember it, so later orders cost no call).
+	return created.ContactID, z.checkCustomerCurrency(ctx, c, o, cur, created.ContactID, created)
+}
+
+// checkCustomerCurrency fails unless Books customer customerID is in the order's currency cur.
+// ct is what a search or create returned of the customer, if anything; without it the
+// customer is read from Books, once per process (a customer with invoices keeps its currency).
+func (z *ZohoSync) checkCustomerCurrency(ctx context.Context, c *zohobooks.Client, o store.ZohoOrder, cur zohobooks.Currency,
+	customerID string, ct *zohobooks.Contact) error {
+	if ct == nil || (ct.CurrencyID == "" && ct.CurrencyCode == "") {
+		if z.customerCurrencyIs(customerID, cur.CurrencyID) {
+			return nil
+		}
+		var err error
+		if ct, err = c.GetContact(ctx, customerID); err != nil {
+			return fmt.Errorf("read zoho customer %s of company %s to check its currency: %w", customerID, o.CompanyID, err)
+		}
+	}
+	var same bool
+	switch {
+	case ct.CurrencyID != "":
+		same = ct.CurrencyID == cur.CurrencyID
+	case ct.CurrencyCode != "":
+		same = strings.EqualFold(ct.CurrencyCode, cur.CurrencyCode)
+	default:
+		return fmt.Errorf("zoho books customer %s (%s) has no currency: cannot tell whether order %s in %s may be booked to it",
+			customerID, ct.ContactName, o.ID, cur.CurrencyCode)
+	}
+	if same {
+		z.rememberCustomerCurrency(customerID, cur.CurrencyID)
+		return nil
+	}
+	has := strings.ToUpper(ct.CurrencyCode)
+	if has == "" {
+		has = "currency " + ct.CurrencyID
+	}
+	return fmt.Errorf("zoho books customer %s (%s) is in %s but order %s is in %s: Books invoices a customer in its own "+
+		"currency, so the order would be booked in the wrong currency; create a %s customer for it in Zoho Books and set it "+
+		"as the order's zoho_customer_id, or book the order by hand", customerID, ct.ContactName, has, o.ID,
+		cur.CurrencyCode, cur.CurrencyCode)
+}
+
+// customerCurrencyIs reports whether customerID was seen in currency currencyID.
+func (z *ZohoSync) customerCurrencyIs(customerID, currencyID string) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	id, ok := z.customerCurrency[customerID]
+	return ok && id == currencyID
+}
+
+func (z *ZohoSync) rememberCustomerCurrency(customerID, currencyID string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.customerCurrency == nil {
+		z.customerCurrency = map[string]string{}
+	}
+	z.customerCurrency[customerID] = currencyID
 }
 
 // adoptCustomer handles a customer named after the company that already exists, made for
 // another of its contacts: it is found by that contact's e-mail.
 func (z *ZohoSync) adoptCustomer(ctx context.Context, c *zohobooks.Client, o store.ZohoOrder, tried string,
-	save func(customerID, contactID, personID string) (string, error)) (string, error) {
+	saveChecked func(ct *zohobooks.Contact, customerID string) (string, error)) (string, error) {
 	contacts, err := z.db.ListContacts(ctx, o.CompanyID)
 	if err != nil {
 		return "", err
@@ -168,7 +246,7 @@ func (z *ZohoSync) adoptCustomer(ctx context.Context, c *zohobooks.Client, o sto
 			return "", err
 		}
 		if found != nil {
-			return save(found.ContactID, "", "")
+			return saveChecked(found, found.ContactID)
 		}
 	}
 	return "", fmt.Errorf("a zoho books customer named %q exists but its e-mail is none of company %s's contacts: "+
@@ -303,6 +381,11 @@ func (z *ZohoSync) ensureInvoice(ctx context.Context, c *zohobooks.Client, o sto
 		if err := z.db.Update(ctx, func(tx *store.Tx) error { return tx.SaveZohoInvoice(ctx, o.ID, inv.InvoiceID) }); err != nil {
 			return nil, err
 		}
+	}
+	if inv.CurrencyCode != "" && !strings.EqualFold(inv.CurrencyCode, o.Currency) {
+		return nil, fmt.Errorf("zoho invoice %s of order %s is in %s but the order is in %s: resolve it in Zoho Books "+
+			"(void it and give the order a customer in %s)", inv.InvoiceID, o.ID, strings.ToUpper(inv.CurrencyCode),
+			strings.ToUpper(o.Currency), strings.ToUpper(o.Currency))
 	}
 	switch inv.Status {
 	case "void":

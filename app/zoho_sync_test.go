@@ -140,8 +140,8 @@ func (e *zohoEnv) seedPaidOrder(t testing.TB, s zohoOrderSeed) {
 	}
 	ctx := context.Background()
 	err := e.db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO companies (company_id, company_name) VALUES (?, ?)
-			ON CONFLICT DO NOTHING`, s.company, "Company "+s.company); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO companies (company_id, company_name, currency) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`, s.company, "Company "+s.company, s.currency); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO contacts (contact_id, company_id, email, first_name, last_name)
@@ -371,7 +371,8 @@ func TestZohoSyncSurvivesFaults(t *testing.T) {
 }
 
 func TestZohoSyncOrderContent(t *testing.T) {
-	e := newZohoEnv(t, zohoEnvOptions{})
+	e := newZohoEnv(t, zohoEnvOptions{fake: zohofake.Options{
+		Currencies: append(zohofake.DefaultCurrencies(), zohofake.Currency{CurrencyCode: "JPY", CurrencySymbol: "¥"})}})
 	e.seedPaidOrder(t, zohoOrderSeed{order: "ORD-000010", company: "CO1", contact: "K1", tax: 2150,
 		lines: []zohoLine{{code: "T1", qty: 1, unit: 100000, prodType: "tool"}, {code: "S1", qty: 3, unit: 2500, prodType: "service"}}})
 	e.seedPaidOrder(t, zohoOrderSeed{order: "ORD-000011", company: "CO2", contact: "K2", currency: "jpy",
@@ -415,7 +416,8 @@ func TestZohoSyncOrderContent(t *testing.T) {
 		t.Fatalf("payment: %+v", pay)
 	}
 	// Zero-decimal currency: 1500 yen is 1500, not 15.
-	if jp := e.fake.Invoices()[1]; jp.LineItems[0].Rate != 1500 || jp.Total != 3000 {
+	if jp := e.fake.Invoices()[1]; jp.LineItems[0].Rate != 1500 || jp.Total != 3000 || jp.CurrencyCode != "JPY" ||
+		inv.CurrencyCode != "GBP" || e.fake.Customers()[1].CurrencyCode != "JPY" {
 		t.Fatalf("jpy invoice: %+v", jp)
 	}
 	// A finished order costs no further call.

@@ -8,7 +8,9 @@ import (
 	"strings"
 )
 
-// Contact is a Zoho Books contact (we only create customers).
+// Contact is a Zoho Books contact (we only create customers). CurrencyID and
+// CurrencyCode are the contact's currency, which its invoices follow; list,
+// get and create responses all carry them.
 type Contact struct {
 	ContactID        string          `json:"contact_id"`
 	ContactName      string          `json:"contact_name"`
@@ -76,6 +78,25 @@ func (c *Client) FindCustomerByEmail(ctx context.Context, email string) (*Contac
 		}
 	}
 	return nil, nil
+}
+
+// GetContact returns the contact with this id; a missing one is an
+// *APIError (HTTP 404).
+func (c *Client) GetContact(ctx context.Context, contactID string) (*Contact, error) {
+	if strings.TrimSpace(contactID) == "" {
+		return nil, errors.New("zohobooks: get contact: empty contact id")
+	}
+	var resp struct {
+		Contact Contact `json:"contact"`
+	}
+	if err := c.call(ctx, "GET", "/contacts/"+url.PathEscape(contactID), nil, nil, &resp); err != nil {
+		return nil, fmt.Errorf("zohobooks: get contact %s: %w", contactID, err)
+	}
+	if resp.Contact.ContactID == "" {
+		return nil, fmt.Errorf("zohobooks: get contact %s: response has no contact_id", contactID)
+	}
+	fillEmail(&resp.Contact)
+	return &resp.Contact, nil
 }
 
 // CreateCustomer creates a customer contact whose primary contact person

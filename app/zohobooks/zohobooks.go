@@ -87,6 +87,8 @@ type Client struct {
 	mu       sync.Mutex
 	apiBase  string // may switch to the token's api_domain, see useAPIDomain
 	apiFixed bool   // Config.APIURL was set: never switch
+
+	currencies currencyCache // see Currency
 }
 
 // New validates cfg and returns a Client. It makes no network calls.
@@ -160,6 +162,7 @@ func New(cfg Config) (*Client, error) {
 		apiBase:  strings.TrimRight(api, "/"),
 		apiFixed: cfg.APIURL != "",
 	}
+	c.currencies.lock = make(chan struct{}, 1)
 	c.tokens = &tokenSource{
 		conf: oauth2.Config{
 			ClientID:     cfg.ClientID,

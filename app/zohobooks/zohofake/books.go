@@ -2,6 +2,7 @@ package zohofake
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"mime"
 	"net/http"
@@ -10,13 +11,16 @@ import (
 	"time"
 )
 
-// Customer is a contact of type customer.
+// Customer is a contact of type customer. CurrencyID is its currency (the
+// base currency unless created with another); CurrencyCode is that
+// currency's ISO code.
 type Customer struct {
 	ContactID      string
 	ContactName    string
 	CompanyName    string
 	ContactType    string
 	CurrencyID     string
+	CurrencyCode   string
 	ContactPersons []ContactPerson
 }
 
@@ -64,7 +68,8 @@ type Invoice struct {
 	ReferenceNumber string
 	Date            string
 	Status          string
-	CurrencyID      string
+	CurrencyID      string // the customer's currency
+	CurrencyCode    string
 	LineItems       []LineItem
 	Total           float64
 	Balance         float64
@@ -115,11 +120,12 @@ type Refund struct {
 
 // books is the in-memory organisation, kept in creation order.
 type books struct {
-	customers []*Customer
-	items     []*Item
-	invoices  []*Invoice
-	payments  []*Payment
-	refunds   []*Refund
+	currencies []*Currency
+	customers  []*Customer
+	items      []*Item
+	invoices   []*Invoice
+	payments   []*Payment
+	refunds    []*Refund
 }
 
 func findByID[T any](list []*T, id func(*T) string, want string) *T {
@@ -200,13 +206,25 @@ func copyAll[T any](list []*T, clone func(T) T) []T {
 }
 
 // AddCustomer seeds a customer, as if created earlier; empty ids are
-// assigned. It returns the stored customer.
+// assigned. Its currency is CurrencyID, else the one of CurrencyCode, else
+// the base currency; an unknown one panics. It returns the stored customer.
 func (s *Server) AddCustomer(c Customer) Customer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.ContactID == "" {
 		c.ContactID = s.nextID()
 	}
+	cur := s.baseCurrency()
+	switch {
+	case c.CurrencyID != "":
+		cur = s.currency(c.CurrencyID)
+	case c.CurrencyCode != "":
+		cur = s.currencyByCode(c.CurrencyCode)
+	}
+	if cur == nil {
+		panic(fmt.Sprintf("zohofake: AddCustomer: currency %q/%q is not enabled", c.CurrencyID, c.CurrencyCode))
+	}
+	c.CurrencyID, c.CurrencyCode = cur.CurrencyID, cur.CurrencyCode
 	if c.ContactType == "" {
 		c.ContactType = "customer"
 	}
@@ -239,6 +257,10 @@ func (s *Server) route(r *http.Request, rel string, body []byte) result {
 	switch {
 	case len(seg) == 1 && seg[0] == "contacts":
 		get, post = s.listContacts, s.createContact
+	case len(seg) == 2 && seg[0] == "contacts":
+		get = s.getContact
+	case len(seg) == 2 && seg[0] == "settings" && seg[1] == "currencies":
+		get = s.listCurrencies
 	case len(seg) == 1 && seg[0] == "items":
 		get, post = s.listItems, s.createItem
 	case len(seg) == 1 && seg[0] == "invoices":

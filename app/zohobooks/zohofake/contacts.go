@@ -29,13 +29,14 @@ func (s *Server) listContacts(r *http.Request, _ []string, _ []byte) result {
 			continue
 		}
 		m := map[string]any{
-			"contact_id":   c.ContactID,
-			"contact_name": c.ContactName,
-			"company_name": c.CompanyName,
-			"contact_type": c.ContactType,
-			"status":       "active",
-			"currency_id":  c.CurrencyID,
-			"email":        c.Email(),
+			"contact_id":    c.ContactID,
+			"contact_name":  c.ContactName,
+			"company_name":  c.CompanyName,
+			"contact_type":  c.ContactType,
+			"status":        "active",
+			"currency_id":   c.CurrencyID,
+			"currency_code": c.CurrencyCode,
+			"email":         c.Email(),
 		}
 		if p := c.primary(); p != nil {
 			m["first_name"], m["last_name"] = p.FirstName, p.LastName
@@ -68,13 +69,20 @@ func (s *Server) createContact(r *http.Request, _ []string, body []byte) result 
 			return fail(http.StatusBadRequest, CodeContactExists, "The contact %q already exists.", in.ContactName)
 		}
 	}
+	cur := s.baseCurrency()
+	if in.CurrencyID != "" {
+		if cur = s.currency(in.CurrencyID); cur == nil {
+			return invalid("currency_id")
+		}
+	}
 	primaries := 0
 	c := &Customer{
-		ContactID:   s.nextID(),
-		ContactName: in.ContactName,
-		CompanyName: in.CompanyName,
-		ContactType: in.ContactType,
-		CurrencyID:  in.CurrencyID,
+		ContactID:    s.nextID(),
+		ContactName:  in.ContactName,
+		CompanyName:  in.CompanyName,
+		ContactType:  in.ContactType,
+		CurrencyID:   cur.CurrencyID,
+		CurrencyCode: cur.CurrencyCode,
 	}
 	if c.ContactType == "" {
 		c.ContactType = "customer"
@@ -95,10 +103,19 @@ func (s *Server) createContact(r *http.Request, _ []string, body []byte) result 
 		return invalid("contact_persons.is_primary_contact")
 	}
 	s.customers = append(s.customers, c)
-	return ok(http.StatusCreated, "The contact has been created", "contact", contactJSON(c))
+	return ok(http.StatusCreated, "The contact has been created", "contact", s.contactJSON(c))
 }
 
-func contactJSON(c *Customer) map[string]any {
+// getContact: GET /contacts/{contact_id}.
+func (s *Server) getContact(_ *http.Request, seg []string, _ []byte) result {
+	c := s.customer(seg[1])
+	if c == nil {
+		return fail(http.StatusNotFound, CodeNotFound, "Contact does not exist.")
+	}
+	return ok(http.StatusOK, "success", "contact", s.contactJSON(c))
+}
+
+func (s *Server) contactJSON(c *Customer) map[string]any {
 	persons := []contactPersonJSON{}
 	primaryID := ""
 	for _, p := range c.ContactPersons {
@@ -107,6 +124,10 @@ func contactJSON(c *Customer) map[string]any {
 			primaryID = p.ContactPersonID
 		}
 	}
+	symbol := ""
+	if cur := s.currency(c.CurrencyID); cur != nil {
+		symbol = cur.CurrencySymbol
+	}
 	return map[string]any{
 		"contact_id":         c.ContactID,
 		"contact_name":       c.ContactName,
@@ -114,6 +135,8 @@ func contactJSON(c *Customer) map[string]any {
 		"contact_type":       c.ContactType,
 		"status":             "active",
 		"currency_id":        c.CurrencyID,
+		"currency_code":      c.CurrencyCode,
+		"currency_symbol":    symbol,
 		"primary_contact_id": primaryID,
 		"contact_persons":    persons,
 	}

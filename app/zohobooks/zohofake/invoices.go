@@ -65,6 +65,10 @@ func (s *Server) createInvoice(r *http.Request, _ []string, body []byte) result 
 	if len(in.ReferenceNumber) > 100 {
 		return invalid("reference_number")
 	}
+	// An invoice is in its customer's currency.
+	if in.CurrencyID != "" && in.CurrencyID != cust.CurrencyID {
+		return invalid("currency_id")
+	}
 	inv := &Invoice{
 		InvoiceID:       s.nextID(),
 		InvoiceNumber:   fmt.Sprintf("INV-%06d", len(s.invoices)+1),
@@ -72,10 +76,8 @@ func (s *Server) createInvoice(r *http.Request, _ []string, body []byte) result 
 		ReferenceNumber: in.ReferenceNumber,
 		Date:            in.Date,
 		Status:          "draft",
-		CurrencyID:      in.CurrencyID,
-	}
-	if inv.CurrencyID == "" {
-		inv.CurrencyID = cust.CurrencyID
+		CurrencyID:      cust.CurrencyID,
+		CurrencyCode:    cust.CurrencyCode,
 	}
 	for i, li := range in.LineItems {
 		field := fmt.Sprintf("line_items[%d]", i)
@@ -149,6 +151,7 @@ func (s *Server) invoiceJSON(inv *Invoice) map[string]any {
 		"date":             inv.Date,
 		"status":           inv.Status,
 		"currency_id":      inv.CurrencyID,
+		"currency_code":    inv.CurrencyCode,
 		"total":            inv.Total,
 		"balance":          inv.Balance,
 		"line_items":       lines,

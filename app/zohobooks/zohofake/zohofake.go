@@ -74,6 +74,11 @@ type Options struct {
 	// AllowAppliedRefunds lets a refund exceed the unapplied amount of a
 	// payment. Zoho refunds only the excess of a customer payment.
 	AllowAppliedRefunds bool
+	// Currencies are the organisation's enabled currencies (GET
+	// /settings/currencies); empty means DefaultCurrencies (base GBP, EUR,
+	// USD). Empty ids are assigned; the first is the base currency unless
+	// one says it is.
+	Currencies []Currency
 }
 
 // Request is one Books API call as the fake saw it.
@@ -143,6 +148,8 @@ func New(t testing.TB, opts Options) *Server {
 		tokens:  map[string]time.Time{},
 		seq:     460000000010000,
 	}
+	s.seedCurrencies(opts.Currencies)
+	s.opts.Currencies = nil // Currencies() tells the live list
 	mux := http.NewServeMux()
 	mux.HandleFunc("/oauth/v2/token", s.serveToken)
 	mux.HandleFunc(booksPrefix+"/", s.serveBooks)
