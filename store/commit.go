@@ -149,48 +149,46 @@ func (db *DB) runAlone(r *writeReq) error {
 	return nil
 }
 
-// errFallback says the optimistic batch hit a request error and was rolled back whole.
+// errFallback says a batch run without savepoints hit a request error and was rolled back whole.
 var errFallback = errors.New("a request failed: rerun the batch with savepoints")
 
 // runGroupedOptimistic runs the batch in one transaction without savepoints. Savepoints cost
 // every request a copy of each page it touches (SQLite's sub-journal), a large part of a small
 // write; requests almost never fail, so the batch first runs without them and, when one does
-// fail, rolls back whole and runs again with a savepoint each (runGrouped). Every request's
-// work is therefore only ever answered from a commit that holds it and nothing else's failure.
+// fail, rolls back whole and runs again with a savepoint each. Every request's work is
+// therefore only ever answered from a commit that holds it and nothing else's failure.
 func (db *DB) runGroupedOptimistic(batch []*writeReq) ([]error, error) {
-	ctx := context.Background()
-	sqlTx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	results := make([]error, len(batch))
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			results[i] = err
-			continue
-		}
-		r.after = nil
-		if err := call(r, &Tx{Tx: sqlTx, now: db.Now(), db: db, req: r}); err != nil {
-			_ = sqlTx.Rollback()
-			for _, r := range batch {
-				r.after = nil
-			}
-			return nil, errFallback
-		}
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return nil, err
-	}
-	return results, nil
+	return db.runShared(batch, false)
 }
 
 // runGrouped runs the batch in one transaction, a savepoint per request. It returns each
 // request's own error, or a non-nil error when the shared transaction could not commit.
 func (db *DB) runGrouped(batch []*writeReq) ([]error, error) {
+	return db.runShared(batch, true)
+}
+
+// runShared runs every request of the batch in one transaction. With savepoints, a failing
+// request's work is rolled back alone; without, the first failure rolls back the whole
+// transaction and returns errFallback.
+func (db *DB) runShared(batch []*writeReq, savepoints bool) ([]error, error) {
 	ctx := context.Background()
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
+	}
+	abort := func(err error) ([]error, error) {
+		_ = sqlTx.Rollback()
+		for _, r := range batch {
+			r.after = nil
+		}
+		return nil, err
+	}
+	exec := func(stmt string) error {
+		if !savepoints {
+			return nil
+		}
+		_, err := sqlTx.ExecContext(ctx, stmt)
+		return err
 	}
 	results := make([]error, len(batch))
 	for i, r := range batch {
@@ -198,27 +196,26 @@ func (db *DB) runGrouped(batch []*writeReq) ([]error, error) {
 			results[i] = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
-			_ = sqlTx.Rollback()
-			return nil, err
+		if err := exec("SAVEPOINT req"); err != nil {
+			return abort(err)
 		}
 		r.after = nil
-		ferr := call(r, &Tx{Tx: sqlTx, now: db.Now(), db: db, req: r})
-		if ferr != nil {
+		if ferr := call(r, &Tx{Tx: sqlTx, now: db.Now(), db: db, req: r}); ferr != nil {
+			if !savepoints {
+				return abort(errFallback)
+			}
 			results[i] = ferr
 			r.after = nil
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO req"); err != nil {
-				_ = sqlTx.Rollback()
-				return nil, err
+			if err := exec("ROLLBACK TO req"); err != nil {
+				return abort(err)
 			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE req"); err != nil {
-			_ = sqlTx.Rollback()
-			return nil, err
+		if err := exec("RELEASE req"); err != nil {
+			return abort(err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return nil, err
+		return abort(err)
 	}
 	return results, nil
 }
