@@ -47,6 +47,18 @@ func runToken(ctx context.Context, env Env, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.TokenSecret == "" {
+		// A database started with `serve --demo` signs with the demo secret it keeps.
+		if v, _, ok, _ := db.GetState(ctx, "demo_token_secret"); ok {
+			cfg.TokenSecret = v
+			fmt.Fprintln(env.Stderr, "note: TOKEN_SECRET is not set; signing with this demo database's generated secret")
+		}
+	}
 	if cfg.TokenSecret == "" {
 		return errors.New("TOKEN_SECRET is not set: offer links are signed with it (TOKEN_SECRET=secret, or kid:secret,… for rotation)")
 	}
@@ -54,11 +66,6 @@ func runToken(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("TOKEN_SECRET is not valid: %w", err)
 	}
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	co, err := db.GetCompany(ctx, *company)
 	if err != nil {
 		return fmt.Errorf("company %q: %s", *company, store.ErrorMessage(err))

@@ -304,3 +304,36 @@ func TestHelpNeverPrintsSecrets(t *testing.T) {
 		t.Fatalf("secret not applied: %v", err)
 	}
 }
+
+func TestTokenMintUsesTheDemoSecret(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "demo.db")
+	db := openTestDBAt(t, dbPath)
+	if _, err := LoadDemo(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{TokenSecret: ""}
+	if err := useDemoTokenSecret(context.Background(), db, cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	var out, errOut bytes.Buffer
+	getenv := func(k string) string {
+		if k == "DATABASE_PATH" {
+			return dbPath
+		}
+		return ""
+	}
+	code := Main(context.Background(), []string{"token", "mint", "--company", "COMPANY101", "--offer", "reorder"},
+		Env{Stdout: &out, Stderr: &errOut, Getenv: getenv})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	link := strings.TrimSpace(out.String())
+	keys, err := offertoken.ParseKeyring(cfg.TokenSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Verify(link[strings.LastIndex(link, "/")+1:], time.Now()); err != nil {
+		t.Fatalf("the minted link does not verify with the demo secret: %v", err)
+	}
+}
