@@ -185,24 +185,31 @@ func (tx *Tx) Enqueue(ctx context.Context, j NewJob) (id int64, created bool, er
 	if runAt.IsZero() {
 		runAt = tx.now
 	}
+	// No RETURNING (it would cost a statement journal and a temporary table): a conflict
+	// inserts no row, and the existing job is looked up by its key.
 	st, err := tx.outboxStmt(ctx, `INSERT INTO outbox (job_type, payload, max_attempts, scheduled_for, dedupe_key,
 			company_id, order_id, created_at, updated_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
-		ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`)
+		ON CONFLICT (dedupe_key) DO NOTHING`)
 	if err != nil {
 		return 0, false, err
 	}
-	err = st.QueryRowContext(context.WithoutCancel(ctx), j.Type, payload, maxAttempts, FormatTime(runAt),
-		nullStr(j.DedupeKey), nullStr(j.CompanyID), nullStr(j.OrderID), tx.NowText()).Scan(&id)
-	if IsNoRows(err) {
+	res, err := st.ExecContext(context.WithoutCancel(ctx), j.Type, payload, maxAttempts, FormatTime(runAt),
+		nullStr(j.DedupeKey), nullStr(j.CompanyID), nullStr(j.OrderID), tx.NowText())
+	if err != nil {
+		return 0, false, fmt.Errorf("enqueue %s job: %w", j.Type, translate(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, false, err
+	} else if n == 0 {
 		err = tx.QueryRowContext(ctx, `SELECT id FROM outbox WHERE dedupe_key = ?`, j.DedupeKey).Scan(&id)
 		if err != nil {
 			return 0, false, fmt.Errorf("find job by dedupe key: %w", translate(err))
 		}
 		return id, false, nil
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("enqueue %s job: %w", j.Type, translate(err))
+	if id, err = res.LastInsertId(); err != nil {
+		return 0, false, err
 	}
 	tx.AfterCommit(tx.db.signalJob)
 	return id, true, nil

@@ -26,7 +26,7 @@ type StripeStatements struct {
 }
 
 // stripeHotQueries are the statements worth preparing ahead: those most events run.
-var stripeHotQueries = []string{qDeliveryUpsert, qDeliverySettle, qIDsTaken, qSaveOrder, qAppendSales, qParked,
+var stripeHotQueries = []string{qDeliveryInsert, qDeliveryRepeat, qDeliverySettle, qIDsTaken, qSaveOrder, qAppendSales, qParked,
 	qBookRefund, qPark, qFindOrder["order_id"], qFindOrder["stripe_checkout_session_id"],
 	qFindOrder["stripe_payment_intent_id"], qFindOrder["stripe_invoice_id"]}
 
@@ -91,6 +91,19 @@ func (s stripeTx) exec(ctx context.Context, query string, args ...any) error {
 	}
 	_, err = st.ExecContext(context.WithoutCancel(ctx), args...)
 	return translate(err)
+}
+
+// execN runs query and returns how many rows it changed.
+func (s stripeTx) execN(ctx context.Context, query string, args ...any) (int64, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(context.WithoutCancel(ctx), args...)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return res.RowsAffected()
 }
 
 // stripeRow is a *sql.Row, or the error of preparing its statement.

@@ -108,10 +108,14 @@ func (tx *Tx) ApplyStripeEvent(ctx context.Context, ps *StripeStatements, e Stri
 		return StripeOutcome{}, Errorf(EINVALID, "stripe event needs an id and a type")
 	}
 	s := stripeTx{tx, ps}
-	// Record the delivery first; RETURNING tells a first delivery (attempts 1) from a repeat.
-	var attempts int
-	var prev string
-	if err := s.queryRow(ctx, qDeliveryUpsert, e.ID, e.Type, tx.NowText(), nullStr(e.Body)).Scan(&attempts, &prev); err != nil {
+	// Record the delivery first. A first delivery inserts its row; a repeat counts an attempt
+	// on the row there and reads its status.
+	attempts, prev := 1, ""
+	n, err := s.execN(ctx, qDeliveryInsert, e.ID, e.Type, tx.NowText(), nullStr(e.Body))
+	if err == nil && n == 0 {
+		err = s.queryRow(ctx, qDeliveryRepeat, e.ID, tx.NowText()).Scan(&attempts, &prev)
+	}
+	if err != nil {
 		return StripeOutcome{}, fmt.Errorf("record stripe delivery %s: %w", e.ID, translate(err))
 	}
 	if attempts > 1 && prev != DeliveryFailed {
@@ -130,11 +134,14 @@ func (tx *Tx) ApplyStripeEvent(ctx context.Context, ps *StripeStatements, e Stri
 }
 
 const (
-	qDeliveryUpsert = `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, body,
+	// No RETURNING on the insert every event runs: SQLite runs RETURNING as a trigger, which
+	// costs a statement journal and a temporary table.
+	qDeliveryInsert = `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at, status, body,
 			attempts, last_received_at)
 		VALUES ('stripe', ?1, ?2, ?3, 'processed', ?4, 1, ?3)
-		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = webhook_deliveries.attempts + 1,
-			last_received_at = excluded.last_received_at
+		ON CONFLICT (provider, event_id) DO NOTHING`
+	qDeliveryRepeat = `UPDATE webhook_deliveries SET attempts = attempts + 1, last_received_at = ?2
+		WHERE provider = 'stripe' AND event_id = ?1
 		RETURNING attempts, status`
 	qDeliverySettle = `UPDATE webhook_deliveries SET status = ?2, error = ?3, body = ?4
 		WHERE provider = 'stripe' AND event_id = ?1`
