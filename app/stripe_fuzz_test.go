@@ -1,8 +1,10 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +67,11 @@ func FuzzStripeWebhookBody(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		e, err := parseStripeEvent(body)
+		// The one-pass decoder must read every body exactly as the envelope-first one does.
+		slow, slowErr := parseStripeEventSlow(body)
+		if fmt.Sprint(err) != fmt.Sprint(slowErr) || !reflect.DeepEqual(e, slow) {
+			t.Fatalf("%q: one pass gives %+v, %v; envelope first gives %+v, %v", body, e, err, slow, slowErr)
+		}
 		if err != nil {
 			return
 		}

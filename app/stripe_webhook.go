@@ -265,9 +265,39 @@ func (r *stripeRef) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// stripeTypedEventJSON is a Stripe event read in one pass, its object typed.
+type stripeTypedEventJSON struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Created int64  `json:"created"`
+	Data    struct {
+		Object *stripeObjectJSON `json:"object"`
+	} `json:"data"`
+}
+
 // parseStripeEvent reads a Stripe event into what the store acts on. Bad input is an
 // EINVALID error; events of types we do not handle need only an id and a type.
+//
+// A well-formed event of a handled type is decoded in one pass; anything else (an error, a
+// missing object, a type we do not handle) goes through parseStripeEventSlow, which reads the
+// envelope first and decides what is wrong. Decoding is a third of the handler's CPU time.
 func parseStripeEvent(body []byte) (store.StripeEvent, error) {
+	var ev stripeTypedEventJSON
+	if err := json.Unmarshal(body, &ev); err != nil || ev.Data.Object == nil || !store.IsHandledStripeEvent(ev.Type) {
+		return parseStripeEventSlow(body)
+	}
+	if ev.ID == "" || ev.Type == "" || len(ev.ID) > 255 || len(ev.Type) > 255 {
+		return store.StripeEvent{}, invalidf("malformed event: id and type are required")
+	}
+	e := store.StripeEvent{ID: ev.ID, Type: ev.Type, Body: string(body)}
+	if ev.Created > 0 && ev.Created < 1<<40 {
+		e.Created = time.Unix(ev.Created, 0).UTC()
+	}
+	return stripeEventFromObject(e, ev.Data.Object)
+}
+
+// parseStripeEventSlow reads the envelope, then the object of a handled type.
+func parseStripeEventSlow(body []byte) (store.StripeEvent, error) {
 	var env stripeEventJSON
 	if err := json.Unmarshal(body, &env); err != nil {
 		return store.StripeEvent{}, invalidf("malformed event: %s", jsonErrorText(err))
@@ -289,6 +319,11 @@ func parseStripeEvent(body []byte) (store.StripeEvent, error) {
 	if err := json.Unmarshal(env.Data.Object, &obj); err != nil {
 		return e, invalidf("malformed event: data.object: %s", jsonErrorText(err))
 	}
+	return stripeEventFromObject(e, &obj)
+}
+
+// stripeEventFromObject fills e (id, type and time set) from its event's object.
+func stripeEventFromObject(e store.StripeEvent, obj *stripeObjectJSON) (store.StripeEvent, error) {
 	if obj.ID == "" {
 		return e, invalidf("malformed event: data.object.id is required")
 	}
