@@ -184,8 +184,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // storeCollector exposes the writer's group-commit counters.
 type storeCollector struct {
-	db                          *store.DB
-	batches, requests, failures *prometheus.Desc
+	db                                *store.DB
+	batches, requests, failures, busy *prometheus.Desc
 }
 
 func newStoreCollector(db *store.DB) *storeCollector {
@@ -193,6 +193,8 @@ func newStoreCollector(db *store.DB) *storeCollector {
 		batches:  prometheus.NewDesc("technifold_db_write_commits_total", "Write transactions committed (each may carry several requests).", nil, nil),
 		requests: prometheus.NewDesc("technifold_db_write_requests_total", "Write requests handled by the group committer.", nil, nil),
 		failures: prometheus.NewDesc("technifold_db_write_failures_total", "Write requests that failed and were rolled back.", nil, nil),
+		busy: prometheus.NewDesc("technifold_db_writer_busy_seconds_total",
+			"Time the single writer spent running transactions; a rate near 1 means writes are queueing.", nil, nil),
 	}
 }
 
@@ -200,6 +202,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.batches
 	ch <- c.requests
 	ch <- c.failures
+	ch <- c.busy
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -207,4 +210,5 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.batches, prometheus.CounterValue, float64(b))
 	ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(r))
 	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(f))
+	ch <- prometheus.MustNewConstMetric(c.busy, prometheus.CounterValue, c.db.WriterBusy().Seconds())
 }

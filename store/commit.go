@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // ErrClosed is returned by Update after Close.
@@ -24,12 +25,17 @@ type commitStats struct {
 	batches  atomic.Int64
 	requests atomic.Int64
 	failures atomic.Int64
+	busy     atomic.Int64 // nanoseconds the committer spent running batches
 }
 
 // CommitStats reports how many commits the writer made and how many Update calls they carried.
 func (db *DB) CommitStats() (batches, requests, failures int64) {
 	return db.stats.batches.Load(), db.stats.requests.Load(), db.stats.failures.Load()
 }
+
+// WriterBusy is how long the committer has spent running transactions: its rate is how much
+// of the single writer's capacity is in use.
+func (db *DB) WriterBusy() time.Duration { return time.Duration(db.stats.busy.Load()) }
 
 // Update runs fn in a write transaction and returns once that transaction has committed
 // (nil) or fn's work was rolled back (its error). Calls from concurrent goroutines are
@@ -94,6 +100,8 @@ func (db *DB) collect(first *writeReq) []*writeReq {
 }
 
 func (db *DB) runBatch(batch []*writeReq) {
+	start := time.Now()
+	defer func() { db.stats.busy.Add(int64(time.Since(start))) }()
 	db.stats.batches.Add(1)
 	db.stats.requests.Add(int64(len(batch)))
 	if len(batch) == 1 {

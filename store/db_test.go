@@ -69,7 +69,7 @@ func TestFailedMigrationLeavesNothing(t *testing.T) {
 	db := openTest(t, Options{})
 	ctx := context.Background()
 	body := `CREATE TABLE half_applied (x INTEGER); INSERT INTO half_applied VALUES (1); THIS IS NOT SQL;`
-	if err := applyMigration(ctx, db.write, "9999_broken.sql", body, time.Now()); err == nil {
+	if err := applyMigration(ctx, db.write, "9999_broken.sql", sqlStep(body), time.Now()); err == nil {
 		t.Fatal("broken migration applied without error")
 	}
 	var n int

@@ -12,14 +12,24 @@ import (
 	"github.com/technifold/technifold/migrations"
 )
 
-// migrationFiles lists the embedded migrations in the order they apply.
+// migrationFiles lists the migrations in the order they apply: the embedded SQL files and the
+// steps written in Go (goMigrations), by name.
 func migrationFiles(fsys fs.FS) ([]string, error) {
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
 	}
+	for name := range goMigrations {
+		names = append(names, name)
+	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// goMigrations are the migrations SQL alone cannot express, by name; each runs in its
+// migration's transaction like a SQL file.
+var goMigrations = map[string]func(ctx context.Context, tx *sql.Tx) error{
+	"0008_check_lists": rewriteCheckLists,
 }
 
 // migrate applies each pending migration in its own IMMEDIATE transaction, recording it in
@@ -35,18 +45,30 @@ func migrate(ctx context.Context, w *sql.DB, now func() time.Time) error {
 		return err
 	}
 	for _, name := range names {
-		body, err := fs.ReadFile(migrations.FS, name)
-		if err != nil {
-			return err
+		step := goMigrations[name]
+		if step == nil {
+			body, err := fs.ReadFile(migrations.FS, name)
+			if err != nil {
+				return err
+			}
+			step = sqlStep(string(body))
 		}
-		if err := applyMigration(ctx, w, name, string(body), now().UTC()); err != nil {
+		if err := applyMigration(ctx, w, name, step, now().UTC()); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, w *sql.DB, name, body string, now time.Time) error {
+// sqlStep is a migration that runs SQL.
+func sqlStep(body string) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, body)
+		return err
+	}
+}
+
+func applyMigration(ctx context.Context, w *sql.DB, name string, step func(context.Context, *sql.Tx) error, now time.Time) error {
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -59,7 +81,7 @@ func applyMigration(ctx context.Context, w *sql.DB, name, body string, now time.
 	if n > 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, body); err != nil {
+	if err := step(ctx, tx); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
