@@ -55,6 +55,7 @@ func BenchmarkStripeWebhook(b *testing.B) {
 	var failures atomic.Int64
 	var wg sync.WaitGroup
 	batches0, requests0, _ := env.db.CommitStats()
+	busy0 := env.db.WriterBusy()
 	b.ResetTimer()
 	start := time.Now()
 	for range clients {
@@ -88,6 +89,7 @@ func BenchmarkStripeWebhook(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	batches, requests, _ := env.db.CommitStats()
+	busy := env.db.WriterBusy() - busy0
 	perCommit := float64(requests-requests0) / float64(max(batches-batches0, 1))
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("%d of %d deliveries failed", n, b.N)
@@ -103,8 +105,10 @@ func BenchmarkStripeWebhook(b *testing.B) {
 	inserts := rawInsertRate(b, env.db, max(200, min(b.N, 2000)))
 	b.ReportMetric(inserts, "raw_inserts/s")
 	b.ReportMetric(eventsPerSec/inserts, "events/raw_insert")
-	b.Logf("N=%d: %.0f events/s, p99 %v, %.1f events per commit; raw %.0f inserts/s",
-		b.N, eventsPerSec, latencies[(len(latencies)*99)/100], perCommit, inserts)
+	b.ReportMetric(busy.Seconds()/elapsed.Seconds(), "writer_busy")
+	b.Logf("N=%d: %.0f events/s, p99 %v, %.1f events per commit, writer busy %.0f%% (%v per event); raw %.0f inserts/s",
+		b.N, eventsPerSec, latencies[(len(latencies)*99)/100], perCommit, 100*busy.Seconds()/elapsed.Seconds(),
+		busy/time.Duration(b.N), inserts)
 }
 
 // rawInsertRate times n sequential transactions of one single-row INSERT each through
