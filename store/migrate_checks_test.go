@@ -37,7 +37,8 @@ func TestNoTemporaryBtreePerWrite(t *testing.T) {
 	if left := tablesWithCheckLists(t, db.Read()); len(left) > 0 {
 		t.Fatalf("tables still check against an IN list of three or more: %v", left)
 	}
-	for _, q := range []string{qDeliveryInsert, qSaveOrder, qAppendSales,
+	for _, q := range []string{qDeliveryInsert, qAppendSales,
+		`UPDATE orders SET status = ?2, payment_status = ?3, stripe_invoice_id = ?4, updated_at = ?5 WHERE order_id = ?1`,
 		`INSERT INTO engagement_events (source, source_event_id, event_name, meta, occurred_at) VALUES (?, ?, ?, ?, ?)`,
 		`INSERT INTO outbox (job_type, payload, scheduled_for, created_at, updated_at) VALUES (?, '{}', ?, ?, ?)`,
 		`UPDATE outbox SET status = ? WHERE id = ?`,

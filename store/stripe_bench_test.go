@@ -31,6 +31,9 @@ func BenchmarkApplyStripeEvent(b *testing.B) {
 			if err != nil {
 				return err
 			}
+			if err := tx.SetCheckoutSession(ctx, o.ID, "cs_"+o.ID, ""); err != nil { // as checkout leaves it
+				return err
+			}
 			total, sub, tax := int64(156000), int64(155000), int64(1000)
 			events[i] = StripeEvent{ID: "evt_" + o.ID, Type: StripeCheckoutCompleted, Created: time.Now(),
 				Body:    fmt.Sprintf(`{"id":"evt_%s","type":"checkout.session.completed","padding":"%0900d"}`, o.ID, 0),
@@ -75,6 +78,9 @@ func BenchmarkApplyStripeEventConcurrent(b *testing.B) {
 			o, err := tx.CreateOrder(ctx, NewOrder{CompanyID: "ACME", ContactID: "K1", Lines: []OrderLine{
 				{Ref: "items[0]", ProductCode: "TOOL-1", Quantity: 1}, {Ref: "items[1]", ProductCode: "BLADE-1", Quantity: 2}}})
 			if err != nil {
+				return err
+			}
+			if err := tx.SetCheckoutSession(ctx, o.ID, "cs_"+o.ID, ""); err != nil { // as checkout leaves it
 				return err
 			}
 			total, sub, tax := int64(156000), int64(155000), int64(1000)

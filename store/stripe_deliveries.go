@@ -26,7 +26,7 @@ type StripeStatements struct {
 }
 
 // stripeHotQueries are the statements worth preparing ahead: those most events run.
-var stripeHotQueries = []string{qDeliveryInsert, qDeliveryRepeat, qDeliverySettle, qIDsTaken, qSaveOrder, qAppendSales, qParked,
+var stripeHotQueries = []string{qDeliveryInsert, qDeliveryRepeat, qDeliverySettle, qIDsTaken, qAppendSales, qParked,
 	qBookRefund, qPark, qFindOrder["order_id"], qFindOrder["stripe_checkout_session_id"],
 	qFindOrder["stripe_payment_intent_id"], qFindOrder["stripe_invoice_id"]}
 
@@ -63,7 +63,7 @@ type stripeTx struct {
 }
 
 // stmt returns query as a statement of this transaction: the one prepared ahead when there
-// is one, else one prepared for the life of the transaction.
+// is one, else the store's shared one (Tx.stmt).
 func (s stripeTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s.stmts == nil {
 		s.stmts = map[string]*sql.Stmt{}
@@ -71,15 +71,10 @@ func (s stripeTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := s.stmts[query]; ok {
 		return st, nil
 	}
-	var st *sql.Stmt
-	if s.ps != nil && s.ps.stmts[query] != nil {
-		st = s.Tx.Tx.StmtContext(context.WithoutCancel(ctx), s.ps.stmts[query])
-	} else {
-		var err error
-		if st, err = s.Tx.Tx.PrepareContext(context.WithoutCancel(ctx), query); err != nil {
-			return nil, translate(err)
-		}
+	if s.ps == nil || s.ps.stmts[query] == nil {
+		return s.Tx.stmt(ctx, query) // the store's shared statements
 	}
+	st := s.Tx.Tx.StmtContext(context.WithoutCancel(ctx), s.ps.stmts[query])
 	s.stmts[query] = st
 	return st, nil
 }

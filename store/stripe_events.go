@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -209,6 +210,7 @@ func (s stripeTx) findOrder(ctx context.Context, e StripeEvent) (Order, bool, er
 // e to o and saves o.
 func (s stripeTx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (StripeOutcome, error) {
 	out := StripeOutcome{Status: DeliveryProcessed, OrderID: o.ID}
+	before := *o
 	if _, inserted, err := s.InsertEvent(ctx, stripeEngagementEvent(o, e)); err != nil {
 		return out, err
 	} else if !inserted {
@@ -259,9 +261,7 @@ func (s stripeTx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (St
 	if err != nil {
 		return out, err
 	}
-	if err := s.exec(ctx, qSaveOrder, o.ID, o.Status, o.PaymentStatus, o.Subtotal, o.TaxAmount, o.TotalAmount,
-		o.AmountRefunded, nullStr(o.FailureReason), nullStr(o.StripeCheckoutSessionID), nullStr(o.StripePaymentIntentID),
-		nullStr(o.StripeInvoiceID), nullStr(o.StripeCustomerID), nullStr(o.PaidAt), s.NowText()); err != nil {
+	if err := s.saveOrder(ctx, &before, o); err != nil {
 		return out, fmt.Errorf("update order %s: %w", o.ID, err)
 	}
 	if !hadIntent && o.StripePaymentIntentID != "" {
@@ -272,12 +272,44 @@ func (s stripeTx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (St
 	return out, nil
 }
 
+// savedOrderColumns are the order columns Stripe events change, with their values.
+var savedOrderColumns = []struct {
+	name  string
+	value func(*Order) any
+}{
+	{"status", func(o *Order) any { return o.Status }},
+	{"payment_status", func(o *Order) any { return o.PaymentStatus }},
+	{"subtotal", func(o *Order) any { return o.Subtotal }},
+	{"tax_amount", func(o *Order) any { return o.TaxAmount }},
+	{"total_amount", func(o *Order) any { return o.TotalAmount }},
+	{"amount_refunded", func(o *Order) any { return o.AmountRefunded }},
+	{"failure_reason", func(o *Order) any { return nullStr(o.FailureReason) }},
+	{"stripe_checkout_session_id", func(o *Order) any { return nullStr(o.StripeCheckoutSessionID) }},
+	{"stripe_payment_intent_id", func(o *Order) any { return nullStr(o.StripePaymentIntentID) }},
+	{"stripe_invoice_id", func(o *Order) any { return nullStr(o.StripeInvoiceID) }},
+	{"stripe_customer_id", func(o *Order) any { return nullStr(o.StripeCustomerID) }},
+	{"paid_at", func(o *Order) any { return nullStr(o.PaidAt) }},
+}
+
+// saveOrder writes the columns of o that differ from before, and updated_at. SQLite rewrites
+// the entry of every index on a column an UPDATE sets, changed or not; an order has five such
+// indexes (status, paid_at, the session, PaymentIntent and invoice ids), so setting only what
+// changed spares most events most of them. The statement is one of a few shapes, each prepared
+// once and shared.
+func (s stripeTx) saveOrder(ctx context.Context, before, o *Order) error {
+	var set strings.Builder
+	args := []any{o.ID}
+	for _, c := range savedOrderColumns {
+		if v := c.value(o); v != c.value(before) {
+			args = append(args, v)
+			fmt.Fprintf(&set, "%s = ?%d, ", c.name, len(args))
+		}
+	}
+	args = append(args, s.NowText())
+	return s.exec(ctx, fmt.Sprintf("UPDATE orders SET %supdated_at = ?%d WHERE order_id = ?1", set.String(), len(args)), args...)
+}
+
 const (
-	qSaveOrder = `UPDATE orders SET status = ?2, payment_status = ?3, subtotal = ?4, tax_amount = ?5,
-			total_amount = ?6, amount_refunded = ?7, failure_reason = ?8, stripe_checkout_session_id = ?9,
-			stripe_payment_intent_id = ?10, stripe_invoice_id = ?11, stripe_customer_id = ?12, paid_at = ?13,
-			updated_at = ?14
-		WHERE order_id = ?1`
 	qIDsTaken = `SELECT
 			EXISTS (SELECT 1 FROM orders WHERE stripe_checkout_session_id = ?1 AND order_id <> ?3),
 			EXISTS (SELECT 1 FROM orders WHERE stripe_payment_intent_id = ?2 AND order_id <> ?3)`
