@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +62,7 @@ func BenchmarkStripeWebhook(b *testing.B) {
 	var wg sync.WaitGroup
 	batches0, requests0, _ := env.db.CommitStats()
 	busy0 := env.db.WriterBusy()
+	cpu0 := processCPU()
 	b.ResetTimer()
 	start := time.Now()
 	for range clients {
@@ -95,6 +97,7 @@ func BenchmarkStripeWebhook(b *testing.B) {
 	b.StopTimer()
 	batches, requests, _ := env.db.CommitStats()
 	busy := env.db.WriterBusy() - busy0
+	cores := (processCPU() - cpu0).Seconds() / elapsed.Seconds()
 	perCommit := float64(requests-requests0) / float64(max(batches-batches0, 1))
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("%d of %d deliveries failed", n, b.N)
@@ -111,9 +114,10 @@ func BenchmarkStripeWebhook(b *testing.B) {
 	b.ReportMetric(inserts, "raw_inserts/s")
 	b.ReportMetric(eventsPerSec/inserts, "events/raw_insert")
 	b.ReportMetric(busy.Seconds()/elapsed.Seconds(), "writer_busy")
-	b.Logf("N=%d: %.0f events/s, p99 %v, %.1f events per commit, writer busy %.0f%% (%v per event); raw %.0f inserts/s",
+	b.ReportMetric(cores, "cpu_cores")
+	b.Logf("N=%d: %.0f events/s, p99 %v, %.1f events per commit, writer busy %.0f%% (%v per event), %.2f cores busy; raw %.0f inserts/s",
 		b.N, eventsPerSec, latencies[(len(latencies)*99)/100], perCommit, 100*busy.Seconds()/elapsed.Seconds(),
-		busy/time.Duration(b.N), inserts)
+		busy/time.Duration(b.N), cores, inserts)
 }
 
 // rawInsertRate times n sequential transactions of one single-row INSERT each through
@@ -137,4 +141,13 @@ func rawInsertRate(b *testing.B, db *store.DB, n int) float64 {
 		}
 	}
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

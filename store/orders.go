@@ -195,12 +195,23 @@ func (tx *Tx) priceLine(ctx context.Context, l OrderLine, currency string) (Orde
 	return it, nil
 }
 
-// NextSequence increments the named counter and returns its new value (the first is 1).
+// NextSequence increments the named counter and returns its new value (the first is 1). It
+// reads the value back rather than use RETURNING, which SQLite runs through a temporary b-tree.
 func (tx *Tx) NextSequence(ctx context.Context, name string) (int64, error) {
-	var v int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO sequences (name, value) VALUES (?, 1)
-		ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`, name).Scan(&v)
+	res, err := tx.exec(ctx, `UPDATE sequences SET value = value + 1 WHERE name = ?`, name)
 	if err != nil {
+		return 0, fmt.Errorf("next %s number: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, err
+	} else if n == 0 {
+		if _, err := tx.exec(ctx, `INSERT INTO sequences (name, value) VALUES (?, 1)`, name); err != nil {
+			return 0, fmt.Errorf("start %s numbers: %w", name, err)
+		}
+		return 1, nil
+	}
+	var v int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM sequences WHERE name = ?`, name).Scan(&v); err != nil {
 		return 0, fmt.Errorf("next %s number: %w", name, translate(err))
 	}
 	return v, nil

@@ -145,3 +145,34 @@ func TestCreateOrderRejects(t *testing.T) {
 		t.Fatalf("rejected orders left rows: %v", counts)
 	}
 }
+
+func TestNextSequence(t *testing.T) {
+	db := openTest(t, Options{})
+	ctx := context.Background()
+	next := func(name string) int64 {
+		t.Helper()
+		var v int64
+		mustUpdate(t, db, func(tx *Tx) error {
+			var err error
+			v, err = tx.NextSequence(ctx, name)
+			return err
+		})
+		return v
+	}
+	if a, b, c := next("test_a"), next("test_a"), next("test_b"); a != 1 || b != 2 || c != 1 {
+		t.Fatalf("test_a 1, 2 and test_b 1: got %d, %d, %d", a, b, c)
+	}
+	// A rolled-back transaction does not use up a number.
+	err := db.Update(ctx, func(tx *Tx) error {
+		if _, err := tx.NextSequence(ctx, "test_a"); err != nil {
+			return err
+		}
+		return Errorf(EINVALID, "roll back")
+	})
+	if err == nil {
+		t.Fatal("the failing transaction committed")
+	}
+	if v := next("test_a"); v != 3 {
+		t.Fatalf("after a rollback test_a gave %d, want 3", v)
+	}
+}
