@@ -98,7 +98,7 @@ func (c *Config) settings() []setting {
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{env: "LOG_FORMAT", flag: "log-format", usage: "json or text (default: text in a terminal, else json)", str: &c.LogFormat},
 		{env: "JOB_RETENTION", flag: "job-retention", def: "720h", usage: "how long completed outbox jobs are kept", dur: &c.JobRetention},
-		{env: "WEBHOOK_BODY_RETENTION", flag: "webhook-body-retention", def: "720h", usage: "how long raw webhook bodies are kept", dur: &c.WebhookBodyRetention},
+		{env: "WEBHOOK_BODY_RETENTION", flag: "webhook-body-retention", def: "720h", usage: "how long raw webhook bodies are kept, and a Stripe refund waits for its order", dur: &c.WebhookBodyRetention},
 		{env: "WORKER_CONCURRENCY", flag: "worker-concurrency", def: "2", usage: "outbox worker pool size", num: &c.WorkerConcurrency},
 	}
 }

@@ -110,8 +110,8 @@ func (s *Scheduler) sweep(context.Context) error {
 	return nil
 }
 
-// housekeep prunes completed and cancelled jobs past JobRetention and webhook bodies past
-// WebhookBodyRetention.
+// housekeep prunes completed and cancelled jobs past JobRetention, and webhook bodies and the
+// Stripe charge events still waiting for an order past WebhookBodyRetention.
 func (s *Scheduler) housekeep(ctx context.Context) error {
 	now := s.db.Now()
 	jobs, jerr := s.db.PruneJobs(ctx, now.Add(-s.opts.JobRetention))
@@ -122,8 +122,15 @@ func (s *Scheduler) housekeep(ctx context.Context) error {
 	if berr != nil {
 		berr = fmt.Errorf("prune webhook bodies: %w", berr)
 	}
+	parked, perr := s.db.PruneParkedStripeEvents(ctx, now.Add(-s.opts.WebhookBodyRetention))
+	if perr != nil {
+		perr = fmt.Errorf("prune parked stripe events: %w", perr)
+	}
+	if parked > 0 {
+		s.log.Warn("stripe charge events dropped: no order ever had their payment intent", "events", parked)
+	}
 	if jobs > 0 || bodies > 0 {
 		s.log.Info("housekeeping pruned old data", "jobs_deleted", jobs, "webhook_bodies_cleared", bodies)
 	}
-	return errors.Join(jerr, berr)
+	return errors.Join(jerr, berr, perr)
 }

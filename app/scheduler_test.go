@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +87,22 @@ func TestSchedulerHousekeeping(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A refund of a charge no order of ours will ever claim waits for its PaymentIntent.
+	parkRefund := func(id string) {
+		t.Helper()
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			out, err := tx.ApplyStripeEvent(ctx, nil, store.StripeEvent{ID: id, Type: store.StripeChargeRefunded,
+				ChargeID: "ch_" + id, PaymentIntentID: "pi_nobody_" + id, Amount: 500, AmountRefunded: 500, Currency: "gbp"})
+			if err == nil && out.Status != store.DeliveryIgnored {
+				err = fmt.Errorf("refund of an unknown payment: %+v", out)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	parkRefund("evt_old_refund")
 	s, err := NewScheduler(db, nil, SchedulerOptions{JobRetention: 7 * 24 * time.Hour, WebhookBodyRetention: 14 * 24 * time.Hour,
 		Logger: quietLogger()})
 	if err != nil {
@@ -104,11 +122,34 @@ func TestSchedulerHousekeeping(t *testing.T) {
 		t.Fatalf("body cleared too early: %v %v", body, err)
 	}
 
+	if n := countParked(t, db); n != 1 {
+		t.Fatalf("%d parked events within retention, want 1", n)
+	}
+
 	clock.Advance(7 * 24 * time.Hour)
+	parkRefund("evt_new_refund")
 	if err := s.housekeep(ctx); err != nil {
 		t.Fatal(err)
+	}
+	var parked string
+	if err := db.Read().QueryRow(`SELECT group_concat(event_id) FROM stripe_parked_events`).Scan(&parked); err != nil || parked != "evt_new_refund" {
+		t.Fatalf("parked events after retention: %q %v, want only the new one", parked, err)
+	}
+	var note string
+	if err := db.Read().QueryRow(`SELECT error FROM webhook_deliveries WHERE event_id = 'evt_old_refund'`).Scan(&note); err != nil ||
+		!strings.Contains(note, "pi_nobody_evt_old_refund") || !strings.Contains(note, "dropped") {
+		t.Fatalf("the dropped event's delivery says %q (%v)", note, err)
 	}
 	if err := db.Read().QueryRow(`SELECT body FROM webhook_deliveries`).Scan(&body); err != nil || body != nil {
 		t.Fatalf("body kept past retention: %v %v", body, err)
 	}
+}
+
+func countParked(t *testing.T, db *store.DB) int {
+	t.Helper()
+	var n int
+	if err := db.Read().QueryRow(`SELECT count(*) FROM stripe_parked_events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

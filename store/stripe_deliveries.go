@@ -187,3 +187,36 @@ func (db *DB) LatestStripeEventTime(ctx context.Context) (time.Time, bool, error
 	t, err := ParseTime(*at)
 	return t, err == nil, err
 }
+
+// PruneParkedStripeEvents drops the charge events that have waited since before the cutoff for
+// an order to link their PaymentIntent (one that no order of ours ever had, such as a charge
+// made in the Stripe dashboard), noting on each one's delivery that it was dropped. It returns
+// how many it dropped.
+func (db *DB) PruneParkedStripeEvents(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := db.Update(ctx, func(tx *Tx) error {
+			// Both statements take the same chunk: the oldest by event id.
+			_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries
+				SET error = 'no order has payment_intent ' || p.payment_intent_id || '; dropped after waiting since ' || p.created_at
+				FROM (SELECT event_id, payment_intent_id, created_at FROM stripe_parked_events WHERE created_at < ?1
+					ORDER BY event_id LIMIT ?2) p
+				WHERE webhook_deliveries.provider = 'stripe' AND webhook_deliveries.event_id = p.event_id`, FormatTime(before), pruneChunk)
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM stripe_parked_events WHERE event_id IN (SELECT event_id
+				FROM stripe_parked_events WHERE created_at < ?1 ORDER BY event_id LIMIT ?2)`, FormatTime(before), pruneChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		total += n
+		if err != nil || n < pruneChunk {
+			return total, err
+		}
+	}
+}
