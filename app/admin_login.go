@@ -50,7 +50,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 		email = email[:254]
 	}
 	password, next := r.PostForm.Get("password"), r.PostForm.Get("next")
-	ip := clientIP(r)
+	ip := s.clientIP(r)
 	page := loginPage{Email: email, Next: next}
 	if wait := s.admin.throttle.retryAfter(email, ip, s.db.Now()); wait > 0 {
 		minutes := int(math.Ceil(wait.Minutes()))
@@ -112,7 +112,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ httprout
 		if err := tx.DeleteSession(ctx, p.SessionHash); err != nil {
 			return err
 		}
-		return tx.InsertAudit(ctx, auditEntry(r, "logout", ""), nil)
+		return tx.InsertAudit(ctx, s.auditEntry(r, "logout", ""), nil)
 	})
 	if err != nil {
 		s.renderError(w, r, err)
@@ -170,7 +170,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request, _ httproute
 			return err
 		}
 		if err := tx.InsertAudit(ctx, store.AuditEntry{UserID: user.ID, Actor: user.Email, Action: "user.setup",
-			Target: user.Email, IP: clientIP(r)}, map[string]string{"role": store.RoleAdmin}); err != nil {
+			Target: user.Email, IP: s.clientIP(r)}, map[string]string{"role": store.RoleAdmin}); err != nil {
 			return err
 		}
 		cookie, err = s.startSession(ctx, tx, r, user)

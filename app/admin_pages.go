@@ -228,8 +228,8 @@ func backTo(r *http.Request, fallback string) string {
 }
 
 // auditEntry describes the current principal for the audit log.
-func auditEntry(r *http.Request, action, target string) store.AuditEntry {
-	e := store.AuditEntry{Action: action, Target: target, IP: clientIP(r), Actor: "anonymous"}
+func (s *Server) auditEntry(r *http.Request, action, target string) store.AuditEntry {
+	e := store.AuditEntry{Action: action, Target: target, IP: s.clientIP(r), Actor: "anonymous"}
 	if p := principalFrom(r.Context()); p != nil {
 		e.Actor, e.UserID = p.Actor(), p.User.ID
 	}
@@ -243,7 +243,7 @@ func (s *Server) audit(r *http.Request, action, target string, detail any) {
 	if m, ok := ctx.Value(auditMarkKey{}).(*auditMark); ok {
 		m.done = true
 	}
-	err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.InsertAudit(ctx, auditEntry(r, action, target), detail) })
+	err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.InsertAudit(ctx, s.auditEntry(r, action, target), detail) })
 	if err != nil {
 		s.logger.Error("write audit log", "action", action, "target", target, "error", err)
 	}

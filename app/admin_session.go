@@ -102,13 +102,15 @@ func principalFrom(ctx context.Context) *principal {
 	return p
 }
 
-// clientIP is the address a request came from: Fly's edge sets Fly-Client-IP (behind it every
-// connection comes from the proxy, so one shared address would let anyone lock out all
-// sign-ins); otherwise the connection's. A forged header only moves the caller to another
-// per-address bucket; the per-account limit still holds.
-func clientIP(r *http.Request) string {
-	if ip := net.ParseIP(strings.TrimSpace(r.Header.Get("Fly-Client-IP"))); ip != nil {
-		return ip.String()
+// clientIP is the address a request came from. On Fly.io the edge proxy sets Fly-Client-IP
+// (behind it every connection comes from the proxy, so one shared address would let anyone lock
+// out all sign-ins); anywhere else that header is whatever the caller chose to send, so only the
+// connection's address counts.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.cfg.OnFly {
+		if ip := net.ParseIP(strings.TrimSpace(r.Header.Get("Fly-Client-IP"))); ip != nil {
+			return ip.String()
+		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -151,7 +153,7 @@ func (s *Server) sessionFromRequest(r *http.Request) (*principal, error) {
 func (s *Server) startSession(ctx context.Context, tx *store.Tx, r *http.Request, user store.User) (*http.Cookie, error) {
 	id := newSecret()
 	err := tx.CreateSession(ctx, store.Session{IDHash: hashSecret(id), UserID: user.ID,
-		ExpiresAt: tx.Now().Add(sessionAbsolute), IP: clientIP(r), UserAgent: r.UserAgent()})
+		ExpiresAt: tx.Now().Add(sessionAbsolute), IP: s.clientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return nil, err
 	}

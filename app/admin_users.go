@@ -52,7 +52,7 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, _ http
 	}
 	email, role := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("role")
 	password := r.PostForm.Get("password")
-	user, pw, err := CreateUser(r.Context(), s.db, email, role, password, auditEntry(r, "", ""))
+	user, pw, err := CreateUser(r.Context(), s.db, email, role, password, s.auditEntry(r, "", ""))
 	page, lerr := s.usersPage(r)
 	if lerr != nil {
 		s.renderError(w, r, lerr)
@@ -93,7 +93,7 @@ func (s *Server) setUserDisabled(w http.ResponseWriter, r *http.Request, ps http
 		if user, err = tx.SetUserDisabled(ctx, id, disabled); err != nil {
 			return err
 		}
-		return tx.InsertAudit(ctx, auditEntry(r, action, user.Email), nil)
+		return tx.InsertAudit(ctx, s.auditEntry(r, action, user.Email), nil)
 	})
 	if err != nil {
 		s.renderError(w, r, err)

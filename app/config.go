@@ -53,6 +53,10 @@ type Config struct {
 	WebhookBodyRetention time.Duration
 	WorkerConcurrency    int
 
+	// OnFly is set when the process runs on a Fly.io machine (FLY_APP_NAME is set), whose edge
+	// proxy puts the caller's address in Fly-Client-IP.
+	OnFly bool
+
 	envErrs []string // environment values that did not parse
 }
 
@@ -109,6 +113,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	c.OnFly = getenv("FLY_APP_NAME") != ""
 	for _, s := range c.settings() {
 		v := getenv(s.env)
 		if v == "" {
