@@ -197,13 +197,15 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request, ps httprouter
 	s.render(w, r, http.StatusOK, "job", fmt.Sprintf("Job #%d", job.ID), page)
 }
 
-// retryJob makes a failed or dead job due now, wakes the worker and records who did it.
+// retryJob makes a failed or dead job due now and records who did it, in one transaction,
+// then wakes the worker.
 func (s *Server) retryJob(r *http.Request, id int64) error {
-	if err := s.db.RetryJob(r.Context(), id); err != nil {
+	if err := s.auditedUpdate(r, "outbox.retry", "job:"+strconv.FormatInt(id, 10), nil, func(tx *store.Tx) error {
+		return tx.RetryJob(r.Context(), id)
+	}); err != nil {
 		return err
 	}
 	s.worker.Nudge()
-	s.audit(r, "outbox.retry", "job:"+strconv.FormatInt(id, 10), nil)
 	return nil
 }
 
@@ -223,13 +225,14 @@ func (s *Server) handleJobRetry(w http.ResponseWriter, r *http.Request, ps httpr
 func (s *Server) handleJobCancel(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id, err := jobIDParam(ps)
 	if err == nil {
-		err = s.db.CancelJob(r.Context(), id)
+		err = s.auditedUpdate(r, "outbox.cancel", "job:"+strconv.FormatInt(id, 10), nil, func(tx *store.Tx) error {
+			return tx.CancelJob(r.Context(), id)
+		})
 	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	s.audit(r, "outbox.cancel", "job:"+strconv.FormatInt(id, 10), nil)
 	s.redirectNotice(w, r, backTo(r, fmt.Sprintf("/admin/jobs/%d", id)), fmt.Sprintf("Job #%d is cancelled.", id))
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -236,13 +237,35 @@ func (s *Server) auditEntry(r *http.Request, action, target string) store.AuditE
 	return e
 }
 
-// audit records an action taken by a service method that commits on its own (the outbox,
-// offers, replication): the audit row follows in its own transaction.
-func (s *Server) audit(r *http.Request, action, target string, detail any) {
+// auditedUpdate runs fn and records the action in the audit log in the same transaction: the
+// entry exists exactly when the action took effect.
+func (s *Server) auditedUpdate(r *http.Request, action, target string, detail any, fn func(tx *store.Tx) error) error {
 	ctx := r.Context()
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.InsertAudit(ctx, s.auditEntry(r, action, target), detail)
+	})
+	if err == nil {
+		markAudited(ctx)
+	}
+	return err
+}
+
+// markAudited tells the admin API's audit middleware the handler wrote its own entry.
+func markAudited(ctx context.Context) {
 	if m, ok := ctx.Value(auditMarkKey{}).(*auditMark); ok {
 		m.done = true
 	}
+}
+
+// audit records an action taken by a service method that commits on its own or reaches outside
+// the database (offers, replication, running the outbox): the audit row follows in its own
+// transaction.
+func (s *Server) audit(r *http.Request, action, target string, detail any) {
+	ctx := r.Context()
+	markAudited(ctx)
 	err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.InsertAudit(ctx, s.auditEntry(r, action, target), detail) })
 	if err != nil {
 		s.logger.Error("write audit log", "action", action, "target", target, "error", err)

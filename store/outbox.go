@@ -510,40 +510,46 @@ func (tx *Tx) jobStatus(ctx context.Context, id int64) (string, error) {
 
 // CancelJob cancels a job that is not running or finished: pending, failed or dead.
 func (db *DB) CancelJob(ctx context.Context, id int64) error {
-	return db.Update(ctx, func(tx *Tx) error {
-		status, err := tx.jobStatus(ctx, id)
-		if err != nil {
-			return err
-		}
-		switch status {
-		case JobProcessing:
-			return Errorf(ECONFLICT, "job %d is running", id)
-		case JobCompleted, JobCancelled:
-			return Errorf(ECONFLICT, "job %d is already %s", id, status)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'cancelled', locked_until = NULL,
-			locked_by = NULL, updated_at = ?2 WHERE id = ?1`, id, tx.NowText())
+	return db.Update(ctx, func(tx *Tx) error { return tx.CancelJob(ctx, id) })
+}
+
+// CancelJob is DB.CancelJob in the caller's transaction.
+func (tx *Tx) CancelJob(ctx context.Context, id int64) error {
+	status, err := tx.jobStatus(ctx, id)
+	if err != nil {
 		return err
-	})
+	}
+	switch status {
+	case JobProcessing:
+		return Errorf(ECONFLICT, "job %d is running", id)
+	case JobCompleted, JobCancelled:
+		return Errorf(ECONFLICT, "job %d is already %s", id, status)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'cancelled', locked_until = NULL,
+		locked_by = NULL, updated_at = ?2 WHERE id = ?1`, id, tx.NowText())
+	return err
 }
 
 // RetryJob makes a failed or dead job due now. A dead job gets its attempts back; the errors
 // history stays.
 func (db *DB) RetryJob(ctx context.Context, id int64) error {
-	return db.Update(ctx, func(tx *Tx) error {
-		status, err := tx.jobStatus(ctx, id)
-		if err != nil {
-			return err
-		}
-		if status != JobFailed && status != JobDead {
-			return Errorf(ECONFLICT, "job %d is %s; only failed or dead jobs can be retried", id, status)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', scheduled_for = ?2, updated_at = ?2,
-				attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END
-			WHERE id = ?1`, id, tx.NowText())
-		if err == nil {
-			tx.AfterCommit(db.signalJob)
-		}
+	return db.Update(ctx, func(tx *Tx) error { return tx.RetryJob(ctx, id) })
+}
+
+// RetryJob is DB.RetryJob in the caller's transaction; the worker wakes once it commits.
+func (tx *Tx) RetryJob(ctx context.Context, id int64) error {
+	status, err := tx.jobStatus(ctx, id)
+	if err != nil {
 		return err
-	})
+	}
+	if status != JobFailed && status != JobDead {
+		return Errorf(ECONFLICT, "job %d is %s; only failed or dead jobs can be retried", id, status)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', scheduled_for = ?2, updated_at = ?2,
+			attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END
+		WHERE id = ?1`, id, tx.NowText())
+	if err == nil {
+		tx.AfterCommit(tx.db.signalJob)
+	}
+	return err
 }
