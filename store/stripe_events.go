@@ -173,12 +173,15 @@ func (s stripeTx) apply(ctx context.Context, e StripeEvent) (StripeOutcome, erro
 	return StripeOutcome{Status: DeliveryIgnored, Note: "no order matches this event"}, nil
 }
 
+// stripeOrderColumns are orderColumns without the contact's email, which events do not use
+// (so the lookup needs no join).
+var stripeOrderColumns = strings.Replace(orderColumns, "c.email", "NULL", 1)
+
 // qFindOrder finds an order by one of the columns that link it to Stripe.
 var qFindOrder = func() map[string]string {
 	m := map[string]string{}
 	for _, col := range []string{"order_id", "stripe_checkout_session_id", "stripe_payment_intent_id", "stripe_invoice_id"} {
-		m[col] = `SELECT ` + orderColumns + ` FROM orders o LEFT JOIN contacts c ON c.contact_id = o.contact_id
-			WHERE o.` + col + ` = ? LIMIT 1`
+		m[col] = `SELECT ` + stripeOrderColumns + ` FROM orders o WHERE o.` + col + ` = ? LIMIT 1`
 	}
 	return m
 }()
