@@ -37,6 +37,10 @@ func checkListAsOr(create string) string {
 	})
 }
 
+// checkListTables are the tables of 0001 whose checks 0008 rewrites; tables an operator added
+// are left alone.
+const checkListTables = `["contacts", "products", "orders", "engagement_events", "webhook_deliveries", "outbox"]`
+
 // rewriteCheckLists is migration 0008: it replaces the IN-list CHECK constraints of 0001 with
 // their equivalent comparison chains (checkListAsOr) in place. SQLite has no ALTER for a CHECK,
 // and rebuilding the tables would copy every row (and, with foreign keys on, cascade deletes
@@ -45,7 +49,8 @@ func checkListAsOr(create string) string {
 // satisfies the new constraints, as they accept exactly the values the old ones did. The
 // statement is re-read before commit, so a rewrite SQLite cannot parse rolls the migration back.
 func rewriteCheckLists(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%CHECK (%IN (%'`)
+	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema WHERE type = 'table'
+		AND name IN (SELECT value FROM json_each(?))`, checkListTables)
 	if err != nil {
 		return err
 	}
