@@ -1,22 +1,25 @@
 package store
 
 import (
+	"sync"
+
 	"modernc.org/libc"
 	"modernc.org/libc/sys/types"
 )
 
-// The pure-Go SQLite allocates from modernc.org/memory, which maps a 64 KiB page per size class
-// and unmaps it the moment its last block is freed. Statement journals, page images and bound
-// values are allocated and freed by every statement, so each statement mapped and unmapped
-// pages: a third of an import's CPU time went to mmap/munmap. Keeping pages of each shared size
-// class mapped for the life of the process (one block held on each) keeps that churn inside
-// them. Two pages per class took importing sales rows from 29,800 to 43,600 rows/s. The classes
-// of page-sized blocks (4, 8 and 16 KiB: a page and its header, a record holding a webhook body)
-// hold only 16, 8 or 4 blocks a page and churn through two pages at once under concurrent
-// webhooks, so they keep 32 each: BenchmarkStripeWebhook went from 2,600–3,600 to 4,300–5,100
-// events/s. That is 3 × 32 + 8 × 2 pages of 64 KiB of address space; `serve --demo` is resident
-// in 31 MiB with them against 29 MiB with two pages a class (32 pages for every class: 48 MiB).
-func init() {
+// pinAllocatorPages keeps some pages of each of modernc.org/memory's size classes mapped for the
+// life of the process (one block held on each); it runs once, on the first Open. That allocator
+// unmaps a 64 KiB page the moment its last block is freed, and SQLite allocates and frees
+// journal chunks, page images and bound values in every statement, so statements kept mapping
+// and unmapping pages. Two pages a class took a sales import from 29,800 to 43,600 rows/s; the
+// page-sized classes (4–16 KiB, only 4 to 16 blocks a page) need 32 under concurrent webhooks
+// (BenchmarkStripeWebhook 2,600–3,600 → 4,300–5,100 events/s). Cost: `serve --demo` is resident
+// in 31 MiB, against 29 MiB with two pages a class.
+func pinAllocatorPages() { pinOnce.Do(pinPages) }
+
+var pinOnce sync.Once
+
+func pinPages() {
 	const pageMask = 1<<16 - 1 // modernc.org/memory's page size is 64 KiB
 	tls := libc.NewTLS()
 	defer tls.Close()

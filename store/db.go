@@ -87,6 +87,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, Errorf(EINVALID, "database path is empty (set DATABASE_PATH)")
 	}
+	pinAllocatorPages()
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
