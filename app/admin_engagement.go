@@ -362,6 +362,7 @@ type companyPage struct {
 	SuggestionsPending bool
 	SendNote           string
 	OfferKeys          []string
+	PaymentLink        *paymentLinkForm
 }
 
 func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -399,6 +400,7 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 	page.PayloadJSON = prettyJSON(map[string]any{"company_id": page.Payload.CompanyID, "currency": page.Payload.Currency,
 		"reorder_items": page.Payload.ReorderItems, "by_tool_tabs": page.Payload.ByToolTabs})
 	page.HasZoho = s.cfg.ZohoOrganizationID != ""
+	page.PaymentLink = s.paymentLinkFormFor(ctx, page.Company.Currency)
 	page.OfferKeys = offerKeys
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."

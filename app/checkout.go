@@ -39,6 +39,7 @@ type stripeService struct {
 	client  *stripe.Client // nil when STRIPE_SECRET_KEY is not set
 	secrets []string       // webhook signing secrets; empty when STRIPE_WEBHOOK_SECRET is not set
 	opts    checkoutOptions
+	limiter *checkoutLimiter // anonymous checkouts per address and per company
 	optsErr error // a checkout option that did not parse; checkout answers 503 with it
 	now     func() time.Time
 
@@ -61,6 +62,14 @@ func newStripeService(cfg *Config, db *store.DB, logger *slog.Logger) *stripeSer
 			s.secrets = append(s.secrets, sec)
 		}
 	}
+	perAddress, perCompany := cfg.CheckoutRatePerAddress, cfg.CheckoutRatePerCompany
+	if perAddress <= 0 {
+		perAddress = 10
+	}
+	if perCompany <= 0 {
+		perCompany = 30
+	}
+	s.limiter = newCheckoutLimiter(perAddress, perCompany, db.Now)
 	s.opts, s.optsErr = parseCheckoutOptions(cfg)
 	if s.optsErr != nil {
 		logger.Warn("stripe checkout options", "error", s.optsErr)
@@ -130,6 +139,9 @@ type checkoutRequest struct {
 	OfferKey    string         `json:"offer_key"`
 	CampaignKey string         `json:"campaign_key"`
 	Currency    string         `json:"currency"`
+	// Token is an offer link's token: an anonymous caller's alternative to the offer_session
+	// cookie.
+	Token string `json:"token"`
 }
 
 type checkoutItem struct {
@@ -144,6 +156,8 @@ type checkoutResponse struct {
 	OrderID   string `json:"order_id"`
 }
 
+// handleCheckout serves POST /api/checkout. Who names the company and contact depends on the
+// caller (see checkoutParty); anonymous checkouts are rate-limited per address and company.
 func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if f := s.cfg.Feature(FeatureCheckout); !f.On() {
 		writeErrorMessage(w, http.StatusServiceUnavailable, f.Why())
@@ -158,18 +172,30 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httpro
 		writeError(w, r, s.logger, err)
 		return
 	}
-	if s.offerSession != nil {
-		if company, contact, ok := s.offerSession(r); ok {
-			if err := fillFromOfferSession(&req, company, contact); err != nil {
-				writeError(w, r, s.logger, err)
-				return
-			}
+	trusted, err := s.checkoutParty(r, &req)
+	var refused *checkoutRefusal
+	switch {
+	case errors.As(err, &refused):
+		if refused.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="technifold admin"`)
 		}
+		writeErrorMessage(w, refused.status, refused.msg)
+		return
+	case err != nil:
+		writeError(w, r, s.logger, err)
+		return
 	}
 	n, err := req.newOrder()
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
+	}
+	if !trusted {
+		if wait := s.stripe.limiter.take(s.clientIP(r), n.CompanyID); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+			writeErrorMessage(w, http.StatusTooManyRequests, "too many checkouts; try again in a minute")
+			return
+		}
 	}
 	res, err := s.stripe.startCheckout(r.Context(), n)
 	var pe *paymentProviderError
@@ -183,20 +209,76 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httpro
 	}
 }
 
-// fillFromOfferSession takes company and contact from the offer page's session where the
-// request leaves them out; a request naming another company or contact is refused.
-func fillFromOfferSession(req *checkoutRequest, company, contact string) error {
-	if req.CompanyID == "" {
-		req.CompanyID = company
-	} else if req.CompanyID != company {
-		return invalidf("company_id: does not match the offer session")
+// checkoutRefusal is a checkout refused for who is asking (401 or 403).
+type checkoutRefusal struct {
+	status int
+	msg    string
+}
+
+func (e *checkoutRefusal) Error() string { return e.msg }
+
+// offerParty is who an offer session or offer link speaks for.
+type offerParty struct {
+	CompanyID, ContactID, OfferKey, CampaignKey string
+}
+
+// checkoutParty decides who the checkout is for and reports whether the caller is trusted.
+//
+//   - Authorization: Bearer ADMIN_API_TOKEN, or a signed-in staff session (same-origin
+//     requests only), is trusted: company_id and contact_id come from the body. A wrong token
+//     is 401; a trusted request naming no company falls back to the rules below.
+//   - Anyone else checks out only with an offer link: the "token" field, else the
+//     offer_session cookie of /x/{token}. Company and contact come from it; ids in the body
+//     must be empty or the same, else the request gets the uniform unknown-party error.
+//     Without either, 403.
+func (s *Server) checkoutParty(r *http.Request, req *checkoutRequest) (trusted bool, err error) {
+	if tok := bearerToken(r); tok != "" {
+		if s.cfg.AdminAPIToken == "" || !adminSecretEqual(tok, s.cfg.AdminAPIToken) {
+			return false, &checkoutRefusal{http.StatusUnauthorized, "invalid API token"}
+		}
+		trusted = true
+	} else if c, cerr := r.Cookie(adminCookie); cerr == nil && c.Value != "" {
+		p, err := s.sessionFromRequest(r)
+		if err != nil {
+			return false, err
+		}
+		if p != nil {
+			if err := s.admin.cop.Check(r); err != nil {
+				return false, &checkoutRefusal{http.StatusForbidden, "cross-origin request refused"}
+			}
+			trusted = true
+		}
 	}
-	if req.ContactID == "" {
-		req.ContactID = contact
-	} else if contact != "" && req.ContactID != contact {
-		return invalidf("contact_id: does not match the offer session")
+	if trusted && strings.TrimSpace(req.CompanyID) != "" {
+		return true, nil
 	}
-	return nil
+	var party offerParty
+	ok := false
+	switch {
+	case req.Token != "":
+		if s.offerToken != nil {
+			party, ok = s.offerToken(r.Context(), req.Token)
+		}
+		if !ok {
+			return trusted, &checkoutRefusal{http.StatusForbidden, "invalid or expired offer link"}
+		}
+	case s.offerSession != nil:
+		party.CompanyID, party.ContactID, ok = s.offerSession(r)
+	}
+	if !ok {
+		return trusted, &checkoutRefusal{http.StatusForbidden, "checkout needs an offer link: open the link from your e-mail"}
+	}
+	if (req.CompanyID != "" && req.CompanyID != party.CompanyID) || (req.ContactID != "" && req.ContactID != party.ContactID) {
+		return trusted, invalidf("%s", store.ErrUnknownParty)
+	}
+	req.CompanyID, req.ContactID = party.CompanyID, party.ContactID
+	if party.OfferKey != "" {
+		req.OfferKey = party.OfferKey
+	}
+	if party.CampaignKey != "" {
+		req.CampaignKey = party.CampaignKey
+	}
+	return trusted, nil
 }
 
 var currencyCode = regexp.MustCompile(`^[a-z]{3}$`)

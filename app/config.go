@@ -22,6 +22,9 @@ type Config struct {
 	StripeShippingCountries   string
 	StripeAutomaticTax        string
 	StripeAllowPromotionCodes string
+	// Anonymous checkouts allowed per client address a minute and per company an hour.
+	CheckoutRatePerAddress int
+	CheckoutRatePerCompany int
 
 	ZohoWebhookSecret    string
 	ZohoClientID         string
@@ -80,6 +83,8 @@ func (c *Config) settings() []setting {
 		{env: "STRIPE_SHIPPING_COUNTRIES", flag: "stripe-shipping-countries", usage: "countries Checkout collects shipping addresses for, comma-separated (GB,IE); empty: none", str: &c.StripeShippingCountries},
 		{env: "STRIPE_AUTOMATIC_TAX", flag: "stripe-automatic-tax", def: "false", usage: "let Stripe Tax compute tax at checkout (true/false)", str: &c.StripeAutomaticTax},
 		{env: "STRIPE_ALLOW_PROMOTION_CODES", flag: "stripe-allow-promotion-codes", def: "false", usage: "accept Stripe promotion codes at checkout (true/false)", str: &c.StripeAllowPromotionCodes},
+		{env: "CHECKOUT_RATE_PER_ADDRESS", flag: "checkout-rate-per-address", def: "10", usage: "checkouts an anonymous caller may start per address per minute", num: &c.CheckoutRatePerAddress},
+		{env: "CHECKOUT_RATE_PER_COMPANY", flag: "checkout-rate-per-company", def: "30", usage: "checkouts anonymous callers may start per company per hour", num: &c.CheckoutRatePerCompany},
 		{env: "ZOHO_WEBHOOK_SECRET", flag: "zoho-webhook-secret", usage: "shared secret of the Zoho CRM webhook (X-Zoho-Secret)", secret: true, str: &c.ZohoWebhookSecret},
 		{env: "ZOHO_CLIENT_ID", flag: "zoho-client-id", usage: "Zoho OAuth client id", str: &c.ZohoClientID},
 		{env: "ZOHO_CLIENT_SECRET", flag: "zoho-client-secret", usage: "Zoho OAuth client secret", secret: true, str: &c.ZohoClientSecret},
@@ -167,6 +172,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ZohoRatePerMinute <= 0 {
 		problems = append(problems, "ZOHO_RATE_PER_MINUTE must be a positive number")
+	}
+	if c.CheckoutRatePerAddress <= 0 || c.CheckoutRatePerCompany <= 0 {
+		problems = append(problems, "CHECKOUT_RATE_PER_ADDRESS and CHECKOUT_RATE_PER_COMPANY must be positive numbers")
 	}
 	if c.WorkerConcurrency <= 0 || c.WorkerConcurrency > 64 {
 		problems = append(problems, "WORKER_CONCURRENCY must be between 1 and 64")

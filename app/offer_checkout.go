@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/technifold/technifold/store"
@@ -56,6 +57,12 @@ func (h *offerHandlers) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, code := range codes {
 		in.Items = append(in.Items, checkoutItem{ProductCode: code, Quantity: json.Number(strings.TrimSpace(qtys[i]))})
+	}
+	if wait := h.s.stripe.limiter.take(h.s.clientIP(r), in.CompanyID); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+		h.renderMessage(w, r, http.StatusTooManyRequests, "", "Too many checkouts",
+			"Please wait a minute and try again.")
+		return
 	}
 	res, err := h.startCheckout(ctx, in)
 	if err != nil {

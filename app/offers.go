@@ -75,6 +75,7 @@ type offerHandlers struct {
 func (s *Server) offerRoutes() {
 	h := newOfferHandlers(s)
 	s.offerSession = h.sessionFromRequest
+	s.offerToken = h.tokenParty
 	s.handleFunc(http.MethodGet, "/x/:token", h.handleView)
 	s.handle(http.MethodPost, "/x/checkout", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleCheckout)))
 	s.handleFunc(http.MethodGet, "/preferences/:token", h.handlePreferences)
@@ -345,6 +346,23 @@ func (h *offerHandlers) sessionCookie(value string, maxAge int) *http.Cookie {
 func (h *offerHandlers) sessionFromRequest(r *http.Request) (company, contact string, ok bool) {
 	s, ok := h.liveSession(r)
 	return s.CompanyID, s.ContactID, ok
+}
+
+// tokenParty is Server.offerToken: whom a valid, unexpired offer link speaks for, for
+// POST /api/checkout with a "token". Its contact is attached only when the link's page would
+// be personalised for them (same rule as GET /x/{token}); otherwise the company alone.
+func (h *offerHandlers) tokenParty(ctx context.Context, token string) (offerParty, bool) {
+	claims, outcome := h.verify(ctx, token, false)
+	if outcome != tokenValid {
+		return offerParty{}, false
+	}
+	p := offerParty{CompanyID: claims.CompanyID, OfferKey: claims.OfferKey, CampaignKey: claims.CampaignKey}
+	if claims.ContactID != "" {
+		if _, personal, err := h.audience(ctx, claims); err == nil && personal {
+			p.ContactID = claims.ContactID
+		}
+	}
+	return p, true
 }
 
 // liveSession loads the request's offer session. A contact who may no longer be personalised

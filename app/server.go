@@ -31,6 +31,9 @@ type Server struct {
 	// offerSession reads company and contact from the offer page's cookie; nil until the offers
 	// feature sets it. Checkout uses it for fields the request leaves out.
 	offerSession func(r *http.Request) (companyID, contactID string, ok bool)
+	// offerToken verifies an offer link's token for POST /api/checkout; nil until the offers
+	// feature sets it.
+	offerToken func(ctx context.Context, token string) (offerParty, bool)
 	stripe       *stripeService
 	// admin is the staff UI's state (templates, CSRF check, sign-in throttle); replicator is
 	// set by Serve when replication runs, for the dashboard's status and "sync now".
@@ -114,6 +117,7 @@ func (s *Server) routes() {
 	s.stripeRoutes()
 	s.offerRoutes()
 	s.adminRoutes()
+	s.paymentLinkRoutes()
 	s.handleFunc(http.MethodGet, "/", s.handleRoot)
 }
 

@@ -90,9 +90,16 @@ type OrderLine struct {
 	Quantity    int64
 }
 
+// ErrUnknownParty is the one answer for an order naming an unknown company or contact, or a
+// contact of another company.
+const ErrUnknownParty = "company_id/contact_id: unknown company or contact"
+
 // CreateOrder prices lines from product_prices, numbers the order from the 'order' sequence
 // and inserts it (pending, unpaid) with its items and a checkout_started event. Problems with
 // the request come back as EINVALID naming the field or line.
+//
+// An unknown company, an unknown contact and a contact of another company all get the same
+// error, ErrUnknownParty, so a caller cannot tell which companies or contacts exist.
 func (tx *Tx) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 	o := Order{CompanyID: n.CompanyID, ContactID: n.ContactID, Status: OrderPending, PaymentStatus: PaymentUnpaid,
 		OfferKey: n.OfferKey, CampaignKey: n.CampaignKey}
@@ -105,7 +112,7 @@ func (tx *Tx) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 	var companyCurrency string
 	err := tx.QueryRowContext(ctx, `SELECT currency FROM companies WHERE company_id = ?`, n.CompanyID).Scan(&companyCurrency)
 	if IsNoRows(err) {
-		return o, Errorf(EINVALID, "company_id: unknown company %q", n.CompanyID)
+		return o, Errorf(EINVALID, "%s", ErrUnknownParty)
 	}
 	if err != nil {
 		return o, err
@@ -115,13 +122,13 @@ func (tx *Tx) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		err := tx.QueryRowContext(ctx, `SELECT company_id, email FROM contacts WHERE contact_id = ?`, n.ContactID).
 			Scan(&company, &o.ContactEmail)
 		if IsNoRows(err) {
-			return o, Errorf(EINVALID, "contact_id: unknown contact %q", n.ContactID)
+			return o, Errorf(EINVALID, "%s", ErrUnknownParty)
 		}
 		if err != nil {
 			return o, err
 		}
 		if company.String != n.CompanyID {
-			return o, Errorf(EINVALID, "contact_id: contact %q does not belong to company %q", n.ContactID, n.CompanyID)
+			return o, Errorf(EINVALID, "%s", ErrUnknownParty)
 		}
 	}
 	o.Currency = n.Currency
