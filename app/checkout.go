@@ -40,7 +40,7 @@ type stripeService struct {
 	secrets []string       // webhook signing secrets; empty when STRIPE_WEBHOOK_SECRET is not set
 	opts    checkoutOptions
 	limiter *checkoutLimiter // anonymous checkouts per address and per company
-	optsErr error // a checkout option that did not parse; checkout answers 503 with it
+	optsErr error            // a checkout option that did not parse; checkout answers 503 with it
 	now     func() time.Time
 
 	prepMu   sync.Mutex

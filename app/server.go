@@ -34,7 +34,7 @@ type Server struct {
 	// offerToken verifies an offer link's token for POST /api/checkout; nil until the offers
 	// feature sets it.
 	offerToken func(ctx context.Context, token string) (offerParty, bool)
-	stripe       *stripeService
+	stripe     *stripeService
 	// admin is the staff UI's state (templates, CSRF check, sign-in throttle); replicator is
 	// set by Serve when replication runs, for the dashboard's status and "sync now".
 	admin      *adminUI
