@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -157,4 +159,30 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkStripeSignatureVerify times the signature check alone (stripe-go's
+// ValidatePayloadWithTolerance once per secret): a genuine checkout.session.completed signed
+// with the second of two secrets (the rotation case: both HMACs computed), and a forged one.
+func BenchmarkStripeSignatureVerify(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join(stripeFixtureDir, "checkout.session.completed.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	header := signStripe(stripeTestSecrets[1], time.Now(), body)
+	forged := signStripe("whsec_forged", time.Now(), body)
+	b.Run("genuine", func(b *testing.B) {
+		for b.Loop() {
+			if err := verifyStripeSignature(header, body, stripeTestSecrets, stripeSignatureTolerance); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("forged", func(b *testing.B) {
+		for b.Loop() {
+			if err := verifyStripeSignature(forged, body, stripeTestSecrets, stripeSignatureTolerance); err != errStripeBadSignature {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -3,9 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+	"github.com/stripe/stripe-go/v85/webhook"
 
 	"github.com/technifold/technifold/store"
 )
@@ -25,9 +23,6 @@ const maxStripeWebhookBody = 1 << 20
 
 // stripeSignatureTolerance is how far a signature's timestamp may be from now.
 const stripeSignatureTolerance = 300 * time.Second
-
-// maxStripeSignatures bounds the v1 entries looked at in one header.
-const maxStripeSignatures = 16
 
 // Reasons a Stripe-Signature header is refused. Their texts are the 400 answers.
 var (
@@ -52,7 +47,7 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 		writeErrorMessage(w, http.StatusBadRequest, "could not read the request body")
 		return
 	}
-	err = verifyStripeSignature(r.Header.Get("Stripe-Signature"), body, s.stripe.secrets, s.stripe.now(), stripeSignatureTolerance)
+	err = verifyStripeSignature(r.Header.Get("Stripe-Signature"), body, s.stripe.secrets, stripeSignatureTolerance)
 	if err != nil {
 		s.stripe.reject(r.Context(), err.Error())
 		writeErrorMessage(w, http.StatusBadRequest, err.Error())
@@ -132,72 +127,54 @@ func (s *stripeService) statements(ctx context.Context) *store.StripeStatements 
 }
 
 // verifyStripeSignature checks a Stripe-Signature header ("t=<unix>,v1=<hex>[,v1=<hex>…]")
-// against every secret: some v1 must be HMAC-SHA256(secret, "<t>.<body>"), and t must be
-// within tolerance of now. Several v1 entries appear while Stripe rolls a secret.
-func verifyStripeSignature(header string, body []byte, secrets []string, now time.Time, tolerance time.Duration) error {
-	ts, sigs, err := parseStripeSignature(header)
-	if err != nil {
-		return err
-	}
-	prefix := strconv.FormatInt(ts, 10) + "."
-	ok := false
-	for _, secret := range secrets {
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(prefix))
-		mac.Write(body)
-		want := mac.Sum(nil)
-		for _, sig := range sigs {
-			if hmac.Equal(want, sig) {
-				ok = true
-			}
-		}
-	}
-	if !ok {
-		return errStripeBadSignature
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return errStripeStale
-	}
-	return nil
-}
-
-// parseStripeSignature splits a Stripe-Signature header into its timestamp and the v1
-// signatures that are well-formed hex SHA-256 values; other schemes are ignored.
-func parseStripeSignature(header string) (ts int64, sigs [][]byte, err error) {
-	header = strings.TrimSpace(header)
-	if header == "" {
-		return 0, nil, errStripeNoSignature
+// with stripe-go's webhook.ValidatePayloadWithTolerance, once per configured secret
+// (rotation): some v1 must be HMAC-SHA256(secret, "<t>.<body>") and t no older than
+// tolerance. Several v1 entries appear while Stripe rolls a secret. Only the signature is
+// checked here: the body is decoded once, by parseStripeEvent, and its api_version is not
+// checked (ValidatePayload* never does; ConstructEvent would), so events of every API version
+// are accepted as before.
+//
+// Before calling the library the header is bounded (8 KiB) and spaces are removed, which
+// keeps accepting the "t=…, v1=…" form our own parser took. After it, a timestamp more than
+// tolerance in the future is refused as stale, as before (stripe-go checks only the past).
+func verifyStripeSignature(header string, body []byte, secrets []string, tolerance time.Duration) error {
+	if strings.TrimSpace(header) == "" {
+		return errStripeNoSignature
 	}
 	if len(header) > 8<<10 {
-		return 0, nil, errStripeBadHeader
+		return errStripeBadHeader
 	}
-	seenT := false
-	for _, part := range strings.Split(header, ",") {
-		k, v, found := strings.Cut(strings.TrimSpace(part), "=")
-		if !found {
-			continue
-		}
-		switch k {
-		case "t":
-			if seenT || v == "" || len(v) > 12 || strings.Trim(v, "0123456789") != "" {
-				return 0, nil, errStripeBadHeader
+	if strings.ContainsAny(header, " \t") {
+		header = strings.NewReplacer(" ", "", "\t", "").Replace(header)
+	}
+	for _, secret := range secrets {
+		err := webhook.ValidatePayloadWithTolerance(body, header, secret, tolerance)
+		switch {
+		case err == nil:
+			if signatureTime(header).Sub(time.Now()) > tolerance {
+				return errStripeStale
 			}
-			seenT = true
+			return nil
+		case errors.Is(err, webhook.ErrTooOld): // checked before the signature, the same for every secret
+			return errStripeStale
+		case errors.Is(err, webhook.ErrInvalidHeader):
+			return errStripeBadHeader
+		case errors.Is(err, webhook.ErrNotSigned):
+			return errStripeNoSignature
+		}
+	}
+	return errStripeBadSignature
+}
+
+// signatureTime is the timestamp stripe-go verified a header with: its last "t=" entry.
+func signatureTime(header string) time.Time {
+	var ts int64
+	for part := range strings.SplitSeq(header, ",") {
+		if v, ok := strings.CutPrefix(part, "t="); ok {
 			ts, _ = strconv.ParseInt(v, 10, 64)
-		case "v1":
-			sig, err := hex.DecodeString(v)
-			if err == nil && len(sig) == sha256.Size && len(sigs) < maxStripeSignatures {
-				sigs = append(sigs, sig)
-			}
 		}
 	}
-	if !seenT {
-		return 0, nil, errStripeBadHeader
-	}
-	if len(sigs) == 0 {
-		return 0, nil, errStripeBadSignature
-	}
-	return ts, sigs, nil
+	return time.Unix(ts, 0)
 }
 
 // stripeEventJSON is the part of a Stripe event envelope we read; unknown fields, and the
