@@ -171,6 +171,7 @@ func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboar
 	if err != nil {
 		return err
 	}
+	rejected += s.refusals.unsavedCount() // counted in memory, written once a minute
 	if rejected > 0 {
 		alerts = append(alerts, dashboardAlert{Level: "bad", Link: "/admin/webhooks?status=rejected",
 			Text: fmt.Sprintf("%d webhook request(s) were rejected (bad signature or malformed) in the last 24 hours.", rejected)})

@@ -39,6 +39,8 @@ type Server struct {
 	// set by Serve when replication runs, for the dashboard's status and "sync now".
 	admin      *adminUI
 	replicator *store.Replicator
+	// refusals counts refused webhook requests in memory (webhook_refusals.go).
+	refusals *webhookRefusals
 
 	http *http.Server
 }
@@ -52,6 +54,7 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 		NewOutboxCollector(db),
 		newStoreCollector(db),
 	)
+	s.refusals = newWebhookRefusals(db, logger, s.registry)
 	s.jobs = &Registry{}
 	s.registerJobs()
 	s.worker = NewWorker(db, s.jobs, WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: logger})
@@ -66,6 +69,7 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 	}
 	err = errors.Join(
 		registerStripeReconcile(s.sched, cfg, db, logger),
+		s.sched.Register("webhook-refusals-flush", refusalFlushEvery, s.refusals.flush),
 		s.sched.Register("offer-session-cleanup", time.Hour, func(ctx context.Context) error {
 			_, err := db.DeleteExpiredOfferSessions(ctx)
 			return err
@@ -182,6 +186,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
+	errs = append(errs, s.refusals.flush(ctx)) // the last minute's refused webhooks
 	errs = append(errs, s.sched.Shutdown(), s.worker.Stop(ctx))
 	return errors.Join(errs...)
 }

@@ -41,6 +41,7 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			s.refusals.note(r.Context(), "stripe", "oversize", "request body too large")
 			writeErrorMessage(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
@@ -49,13 +50,13 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 	}
 	err = verifyStripeSignature(r.Header.Get("Stripe-Signature"), body, s.stripe.secrets, stripeSignatureTolerance)
 	if err != nil {
-		s.stripe.reject(r.Context(), err.Error())
+		s.refusals.note(r.Context(), "stripe", stripeRefusalCode(err), err.Error())
 		writeErrorMessage(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if _, err := s.stripe.ingest(r.Context(), body); err != nil {
 		if store.ErrorCode(err) == store.EINVALID {
-			s.stripe.reject(r.Context(), store.ErrorMessage(err))
+			s.refusals.note(r.Context(), "stripe", "malformed", store.ErrorMessage(err))
 		}
 		writeError(w, r, s.logger, err)
 		return
@@ -63,12 +64,17 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 	writeJSON(w, http.StatusOK, map[string]bool{"received": true})
 }
 
-// reject records a refused delivery (no body) so the admin dashboard can alert on it.
-func (s *stripeService) reject(ctx context.Context, reason string) {
-	s.logger.WarnContext(ctx, "stripe webhook rejected", "reason", reason, "request_id", requestID(ctx))
-	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.RecordRejectedDelivery(ctx, "stripe", reason) }); err != nil {
-		s.logger.WarnContext(ctx, "record rejected stripe delivery", "error", err)
+// stripeRefusalCode is the /metrics label of a signature refusal.
+func stripeRefusalCode(err error) string {
+	switch err {
+	case errStripeNoSignature:
+		return "no_signature"
+	case errStripeBadHeader:
+		return "bad_header"
+	case errStripeStale:
+		return "stale"
 	}
+	return "bad_signature"
 }
 
 // ingest applies one trusted Stripe event (a verified webhook body, or an event fetched from

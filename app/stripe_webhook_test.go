@@ -360,7 +360,7 @@ func TestStripeWebhookRejections(t *testing.T) {
 		body   []byte
 		header string
 		status int
-		reject bool // a 'rejected' delivery row is recorded
+		reject bool // counted as a refused request
 	}{
 		{"invalid signature", body, signStripe("whsec_wrong", now, body), http.StatusBadRequest, true},
 		{"missing header", body, "", http.StatusBadRequest, true},
@@ -368,14 +368,15 @@ func TestStripeWebhookRejections(t *testing.T) {
 		{"signature of another body", body, signStripe(stripeTestSecrets[0], now, []byte(`{}`)), http.StatusBadRequest, true},
 		{"stale timestamp", body, signStripe(stripeTestSecrets[0], now.Add(-301*time.Second), body), http.StatusBadRequest, true},
 		{"future timestamp", body, signStripe(stripeTestSecrets[0], now.Add(10*time.Minute), body), http.StatusBadRequest, true},
-		{"body over 1 MiB", huge, signStripe(stripeTestSecrets[0], now, huge), http.StatusRequestEntityTooLarge, false},
+		{"body over 1 MiB", huge, signStripe(stripeTestSecrets[0], now, huge), http.StatusRequestEntityTooLarge, true},
 		{"malformed JSON", malformed, signStripe(stripeTestSecrets[0], now, malformed), http.StatusBadRequest, true},
 		{"object not an object", noObject, signStripe(stripeTestSecrets[0], now, noObject), http.StatusBadRequest, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := env.businessSnapshot(t)
-			rejected := env.count(t, `SELECT COALESCE(sum(attempts), 0) FROM webhook_deliveries WHERE status = 'rejected' AND body IS NULL`)
+			unsaved := env.srv.refusals.unsavedCount()
+			_, writes, _ := env.db.CommitStats()
 			status, b := env.postWebhook(t, tt.body, tt.header)
 			if status != tt.status || !strings.Contains(b, `"error"`) {
 				t.Fatalf("%d %s, want %d", status, b, tt.status)
@@ -383,11 +384,38 @@ func TestStripeWebhookRejections(t *testing.T) {
 			if after := env.businessSnapshot(t); after != before {
 				t.Fatalf("business rows changed: %s → %s", before, after)
 			}
-			got := env.count(t, `SELECT COALESCE(sum(attempts), 0) FROM webhook_deliveries WHERE status = 'rejected' AND body IS NULL`)
-			if tt.reject != (got == rejected+1) {
-				t.Fatalf("rejected deliveries %d → %d", rejected, got)
+			// Refused: counted in memory, no write of its own.
+			if _, w, _ := env.db.CommitStats(); w != writes {
+				t.Fatalf("a refused request cost %d write(s)", w-writes)
+			}
+			if got := env.srv.refusals.unsavedCount(); tt.reject != (got == unsaved+1) {
+				t.Fatalf("refusals counted %d → %d", unsaved, got)
 			}
 		})
+	}
+	// The once-a-minute flush writes them as one aggregate row (all in this minute or two).
+	if n := env.count(t, `SELECT count(*) FROM webhook_deliveries WHERE status = 'rejected'`); n != 0 {
+		t.Fatalf("%d rejected rows before the flush", n)
+	}
+	if err := env.srv.refusals.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := env.count(t, `SELECT COALESCE(sum(attempts), 0) FROM webhook_deliveries WHERE status = 'rejected' AND body IS NULL
+		AND provider = 'stripe'`); n != len(tests) || env.srv.refusals.unsavedCount() != 0 {
+		t.Fatalf("flushed %d refusals, want %d", n, len(tests))
+	}
+	if rows := env.count(t, `SELECT count(*) FROM webhook_deliveries WHERE status = 'rejected'`); rows > 2 {
+		t.Fatalf("%d aggregate rows for one run", rows)
+	}
+	// /metrics shows them by reason.
+	_, metrics := env.do(t, http.MethodGet, "/metrics", nil, nil)
+	for _, want := range []string{`technifold_webhook_refused_total{provider="stripe",reason="bad_signature"} 2`,
+		`technifold_webhook_refused_total{provider="stripe",reason="stale"} 2`,
+		`technifold_webhook_refused_total{provider="stripe",reason="oversize"} 1`,
+		`technifold_webhook_refused_total{provider="stripe",reason="malformed"} 2`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	// The genuine delivery is still accepted afterwards.
 	env.postSigned(t, body, http.StatusOK)

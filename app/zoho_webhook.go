@@ -54,6 +54,7 @@ func (s *Server) handleZohoWebhook(w http.ResponseWriter, r *http.Request, _ htt
 		return
 	}
 	if !zohoSecretMatches(r.Header.Get("X-Zoho-Secret"), s.cfg.ZohoWebhookSecret) {
+		s.refusals.note(r.Context(), "zoho", "bad_secret", "missing or wrong X-Zoho-Secret")
 		writeErrorMessage(w, http.StatusUnauthorized, "missing or wrong X-Zoho-Secret")
 		return
 	}
