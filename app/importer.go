@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/technifold/technifold/store"
 )
@@ -114,14 +115,17 @@ func readCSV(r io.Reader, spec importSpec) ([]rowWrite, []int, error) {
 	if err != nil {
 		return nil, nil, invalidf("line 1: %s", csvErrorText(err))
 	}
+	if err := checkUTF8(cr, header, nil); err != nil {
+		return nil, nil, err
+	}
 	cols := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if !slices.Contains(spec.required, h) && !slices.Contains(spec.optional, h) {
-			return nil, nil, invalidf("line 1, column %d: unknown column %q (expected %s)", i+1, h, describeColumns(spec))
+			return nil, nil, invalidf("line 1, column %d: unknown column %s (expected %s)", i+1, quoteValue(h), describeColumns(spec))
 		}
 		if _, dup := cols[h]; dup {
-			return nil, nil, invalidf("line 1, column %d: column %q appears twice", i+1, h)
+			return nil, nil, invalidf("line 1, column %d: column %s appears twice", i+1, quoteValue(h))
 		}
 		cols[h] = i
 	}
@@ -139,6 +143,9 @@ func readCSV(r io.Reader, spec importSpec) ([]rowWrite, []int, error) {
 		}
 		if err != nil {
 			return nil, nil, invalidf("%s", csvErrorText(err))
+		}
+		if err := checkUTF8(cr, rec, header); err != nil {
+			return nil, nil, err
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
@@ -186,7 +193,50 @@ func (r csvRow) get(col string) string {
 }
 
 func (r csvRow) errf(col, format string, args ...any) error {
-	return invalidf("line %d, column %s, value %q: %s", r.line, col, r.get(col), fmt.Sprintf(format, args...))
+	return invalidf("line %d, column %s, value %s: %s", r.line, col, quoteValue(r.get(col)), fmt.Sprintf(format, args...))
+}
+
+// maxQuotedValue is how much of a bad value an error quotes: enough to find it, never a
+// megabyte of it.
+const maxQuotedValue = 80
+
+// quoteValue quotes v for an error message, cut to its first 80 characters ("…" and the
+// full length in bytes when longer).
+func quoteValue(v string) string {
+	n := 0
+	for i := range v {
+		if n == maxQuotedValue {
+			return strconv.Quote(v[:i]) + fmt.Sprintf("… (%d bytes)", len(v))
+		}
+		n++
+	}
+	return strconv.Quote(v)
+}
+
+// checkUTF8 refuses a record with a field that is not valid UTF-8, naming the line and
+// column (in bytes, 1-based) where that field starts and, for data rows, its column name.
+func checkUTF8(cr *csv.Reader, rec, header []string) error {
+	for i, f := range rec {
+		if utf8.ValidString(f) {
+			continue
+		}
+		line, col := cr.FieldPos(i)
+		name := ""
+		if i < len(header) {
+			name = " (" + quoteValue(strings.TrimSpace(header[i])) + ")"
+		}
+		bad := 0
+		for bad < len(f) {
+			r, size := utf8.DecodeRuneInString(f[bad:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			bad += size
+		}
+		return invalidf("line %d, column %d%s: the value is not valid UTF-8 (byte %d of the field); save the file as UTF-8",
+			line, col, name, bad+1)
+	}
+	return nil
 }
 
 var codePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
@@ -276,7 +326,7 @@ func parseContactRow(r csvRow) (rowWrite, error) {
 		return nil, err
 	}
 	addr, err := mail.ParseAddress(r.get("email"))
-	if err != nil || addr.Address != r.get("email") {
+	if err != nil || addr.Address != r.get("email") || len(addr.Address) > 254 {
 		return nil, r.errf("email", "must be a plain e-mail address like name@example.com")
 	}
 	k.Email = addr.Address
@@ -432,7 +482,7 @@ func (c *refCache) require(ctx context.Context, table, col, val string) error {
 		return err
 	}
 	if !ok {
-		return invalidf("column %s, value %q: no such %s (import %s first)", col, val, strings.TrimSuffix(table, "s"), table)
+		return invalidf("column %s, value %s: no such %s (import %s first)", col, quoteValue(val), strings.TrimSuffix(table, "s"), table)
 	}
 	c.seen[key] = true
 	return nil

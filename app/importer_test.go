@@ -98,6 +98,36 @@ func TestImportExamplesTwiceChangesNothing(t *testing.T) {
 	}
 }
 
+// An error quotes at most 80 characters of a bad value, however long it is.
+func TestImportErrorQuotesAtMost80Characters(t *testing.T) {
+	db := openTestDB(t)
+	importExamples(t, db)
+	huge := strings.Repeat("x", 1<<20)
+	for _, tt := range []struct{ kind, csv string }{
+		{"companies", "company_id,company_name,currency\nX1,One," + huge + "\n"},
+		{"companies", "company_id,company_name\n" + huge + ",One\n"},
+		{"contacts", "contact_id,email\nK9," + huge + "@example.com\n"},
+		{"prices", "product_code,currency,unit_amount\nCR-RIB-RED,gbp," + huge + "\n"},
+		{"companies", "company_id,company_name," + huge + "\nX1,One,x\n"},
+		{"companies", "company_id,company_name,currency\nX1,One,\"" + strings.Repeat("é", 500) + "\"\n"},
+	} {
+		_, err := ImportCSV(context.Background(), db, tt.kind, strings.NewReader(tt.csv), nil)
+		if err == nil {
+			t.Fatalf("%s: %.60s… imported", tt.kind, tt.csv)
+		}
+		msg := err.Error()
+		if len(msg) > 600 || !strings.Contains(msg, "…") || !strings.Contains(msg, "bytes)") {
+			t.Fatalf("error of %d bytes: %.300s", len(msg), msg)
+		}
+	}
+	if got := quoteValue(strings.Repeat("é", 81)); got != `"`+strings.Repeat("é", 80)+`"… (162 bytes)` {
+		t.Fatalf("quoteValue cut %q", got)
+	}
+	if got := quoteValue(strings.Repeat("a", 80)); got != `"`+strings.Repeat("a", 80)+`"` {
+		t.Fatalf("80 characters are quoted whole: %q", got)
+	}
+}
+
 func TestImportRejectsBadFilesWholly(t *testing.T) {
 	db := openTestDB(t)
 	importExamples(t, db)
@@ -131,6 +161,10 @@ func TestImportRejectsBadFilesWholly(t *testing.T) {
 			[]string{"line 2", "quantity"}},
 		{"ragged row", "tool-consumables", "tool_code,consumable_code\nTF-TRI-CREASER\n", []string{"line 2"}},
 		{"unknown tool", "tool-consumables", "tool_code,consumable_code\nTF-TRI-CREASER,CR-RIB-RED\nNOPE,CR-RIB-RED\n", []string{"line 3", "NOPE"}},
+		// Invalid UTF-8 (Latin-1 "é", a stray continuation byte): refused with line and column.
+		{"latin-1 name", "companies", "company_id,company_name\nX1,Caf\xe9 Print\n", []string{"line 2, column 4", `"company_name"`, "not valid UTF-8", "byte 4"}},
+		{"bad byte on line 3", "contacts", "contact_id,email,first_name\nK8,a@b.example,Ann\nK9,c@d.example,\"Bo\x80b\"\n", []string{"line 3, column 16", `"first_name"`, "not valid UTF-8"}},
+		{"bad header", "companies", "company_id,company_\xffname\nX1,One\n", []string{"line 1, column 12", "not valid UTF-8"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
