@@ -108,14 +108,31 @@ func (s *Server) recordZohoWebhook(r *http.Request, in zohoWebhook, body []byte)
 	if err != nil {
 		return 0, false, err
 	}
-	companyID := in.CompanyID
-	if companyID == "" {
-		companyID = contact.CompanyID
-	} else if _, err := s.db.GetCompany(ctx, companyID); err != nil {
-		if store.ErrorCode(err) == store.ENOTFOUND {
-			err = store.Errorf(store.ENOTFOUND, "no company with that company_id")
+	// The contact's own company wins: an event naming another company is recorded for the
+	// contact's company (the contact is never moved), with a note on the delivery and the
+	// named company under meta.company_id_named. A contact without a company takes the named one.
+	companyID, note := contact.CompanyID, ""
+	if in.CompanyID != "" {
+		if _, err := s.db.GetCompany(ctx, in.CompanyID); err != nil {
+			if store.ErrorCode(err) == store.ENOTFOUND {
+				err = store.Errorf(store.ENOTFOUND, "no company with that company_id")
+			}
+			return 0, false, err
 		}
-		return 0, false, err
+		switch {
+		case companyID == "":
+			companyID = in.CompanyID
+		case in.CompanyID != companyID:
+			note = "company_id " + in.CompanyID + " is not the contact's company " + companyID + ": recorded for " + companyID
+			meta := map[string]any{}
+			for k, v := range in.Metadata {
+				meta[k] = v
+			}
+			meta["company_id_named"] = in.CompanyID
+			in.Metadata = meta
+			s.logger.WarnContext(ctx, "zoho event names another company than its contact's", "contact_id", contact.ID,
+				"company_id", companyID, "company_id_named", in.CompanyID, "request_id", requestID(ctx))
+		}
 	}
 	var id int64
 	var duplicate bool
@@ -134,6 +151,7 @@ func (s *Server) recordZohoWebhook(r *http.Request, in zohoWebhook, body []byte)
 				CampaignKey: in.CampaignKey, URL: in.URL, Meta: in.Metadata, OccurredAt: occurred},
 			MarketingStatus: zohoConsentChanges[in.EventType],
 			Body:            string(body),
+			Note:            note,
 		})
 		return err
 	})

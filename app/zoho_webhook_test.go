@@ -109,8 +109,9 @@ func TestZohoWebhookRecordsEvents(t *testing.T) {
 				Meta: map[string]any{"subject": "Blades", "utm": map[string]any{"source": "zoho"}}}},
 		{"json with numbers and no content type", "",
 			`{"event_type":"Deal_Won","event_id":4876000000123,"contact_id":"K2","company_id":"CO2","occurred_at":1772445600000}`,
-			store.Event{SourceEventID: "4876000000123", Name: "deal_won", ContactID: "K2", CompanyID: "CO2",
-				OccurredAt: time.UnixMilli(1772445600000).UTC()}},
+			// K2 is CO1's: the contact's own company wins over the CO2 the event names.
+			store.Event{SourceEventID: "4876000000123", Name: "deal_won", ContactID: "K2", CompanyID: "CO1",
+				OccurredAt: time.UnixMilli(1772445600000).UTC(), Meta: map[string]any{"company_id_named": "CO2"}}},
 		{"form with metadata as JSON", "application/x-www-form-urlencoded",
 			form(url.Values{"event_type": {"form_submitted"}, "event_id": {"z-3"}, "email": {"AL@acme.example"},
 				"occurred_at": {"2026-03-01 08:30:00"}, "metadata": {`{"form":"demo request"}`}}),
@@ -324,4 +325,45 @@ func FuzzZohoWebhookBody(f *testing.F) {
 			t.Fatalf("metadata cannot be stored: %v", err)
 		}
 	})
+}
+
+// An event naming company B for a contact of company A is recorded for A, the contact is not
+// moved, and the delivery carries a note saying so; a contact without a company takes the
+// named one.
+func TestZohoWebhookCompanyMismatch(t *testing.T) {
+	e := newZohoWebhookEnv(t, zohoTestSecret)
+	status, out := e.postJSON(t, `{"event_type":"deal_won","event_id":"z-mis","contact_id":"K1","company_id":"CO2"}`)
+	if status != http.StatusOK || out["success"] != true {
+		t.Fatalf("%d %v", status, out)
+	}
+	if n := e.count(t, `SELECT count(*) FROM engagement_events WHERE source_event_id = 'z-mis' AND company_id = 'CO1'
+		AND contact_id = 'K1' AND json_extract(meta, '$.company_id_named') = 'CO2'`); n != 1 {
+		t.Fatal("event not recorded for the contact's own company with the named one in meta")
+	}
+	if n := e.count(t, `SELECT count(*) FROM engagement_events WHERE company_id = 'CO2'`); n != 0 {
+		t.Fatal("event attributed to the named company")
+	}
+	if n := e.count(t, `SELECT count(*) FROM contacts WHERE contact_id = 'K1' AND company_id = 'CO1'`); n != 1 {
+		t.Fatal("contact moved")
+	}
+	if n := e.count(t, `SELECT count(*) FROM webhook_deliveries WHERE provider = 'zoho' AND event_id = 'z-mis'
+		AND status = 'processed' AND error = 'company_id CO2 is not the contact''s company CO1: recorded for CO1'`); n != 1 {
+		t.Fatal("delivery lacks the note")
+	}
+	// The same company, or none named: no note.
+	e.postJSON(t, `{"event_type":"deal_won","event_id":"z-same","contact_id":"K1","company_id":"CO1"}`)
+	if n := e.count(t, `SELECT count(*) FROM webhook_deliveries WHERE event_id = 'z-same' AND error IS NULL`); n != 1 {
+		t.Fatal("a matching company got a note")
+	}
+	// A contact without a company: the named company is used.
+	if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+		_, err := tx.ExecContext(context.Background(), `INSERT INTO contacts (contact_id, email, marketing_status) VALUES ('K3', 'free@x.example', 'pending')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.postJSON(t, `{"event_type":"deal_created","event_id":"z-free","contact_id":"K3","company_id":"CO2"}`)
+	if n := e.count(t, `SELECT count(*) FROM engagement_events WHERE source_event_id = 'z-free' AND company_id = 'CO2'`); n != 1 {
+		t.Fatal("a contact without a company did not take the named one")
+	}
 }

@@ -236,6 +236,9 @@ type ZohoEngagement struct {
 	Event           Event // Source is set to zoho
 	MarketingStatus string
 	Body            string
+	// Note is kept on the delivery (webhook_deliveries.error) when it was applied other than
+	// asked, e.g. for the contact's own company rather than the one the event named.
+	Note string
 }
 
 // ApplyZohoEngagement records e in the caller's transaction: the engagement event, the contact's
@@ -283,10 +286,10 @@ func (tx *Tx) ApplyZohoEngagement(ctx context.Context, e ZohoEngagement) (eventI
 	}
 	now := tx.NowText()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at,
-			status, body, attempts, last_received_at)
-		VALUES ('zoho', ?1, ?2, ?3, ?4, ?5, 1, ?3)
+			status, body, attempts, last_received_at, error)
+		VALUES ('zoho', ?1, ?2, ?3, ?4, ?5, 1, ?3, ?6)
 		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = attempts + 1, last_received_at = excluded.received_at`,
-		ev.SourceEventID, ev.Name, now, status, nullStr(e.Body)); err != nil {
+		ev.SourceEventID, ev.Name, now, status, nullStr(e.Body), nullStr(e.Note)); err != nil {
 		return 0, false, fmt.Errorf("record zoho delivery: %w", err)
 	}
 	return eventID, !inserted, nil
