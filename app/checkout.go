@@ -433,7 +433,7 @@ var stripeKeyPattern = regexp.MustCompile(`\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]
 func stripeErrorMessage(err error) string {
 	var se *stripe.Error
 	if errors.As(err, &se) && se.Msg != "" {
-		return stripeKeyPattern.ReplaceAllString(se.Msg, "[redacted]")
+		return redactPersonal(stripeKeyPattern.ReplaceAllString(se.Msg, "[redacted]"))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "Stripe did not answer in time"
@@ -441,18 +441,20 @@ func stripeErrorMessage(err error) string {
 	return "could not reach Stripe"
 }
 
-// stripeLogger routes stripe-go's log lines to slog; its request chatter goes to debug.
+// stripeLogger routes stripe-go's log lines to slog; its request chatter goes to debug. Every
+// line is redacted first (stripe_log.go): no response body, e-mail address, name, phone,
+// postal address or API key reaches the log at any level.
 type stripeLogger struct{ l *slog.Logger }
 
 func (s stripeLogger) Debugf(format string, v ...any) {
-	s.l.Debug(fmt.Sprintf(format, v...), "component", "stripe")
+	s.l.Debug(redactStripeLog(format, v), "component", "stripe")
 }
 func (s stripeLogger) Infof(format string, v ...any) {
-	s.l.Debug(fmt.Sprintf(format, v...), "component", "stripe")
+	s.l.Debug(redactStripeLog(format, v), "component", "stripe")
 }
 func (s stripeLogger) Warnf(format string, v ...any) {
-	s.l.Warn(fmt.Sprintf(format, v...), "component", "stripe")
+	s.l.Warn(redactStripeLog(format, v), "component", "stripe")
 }
 func (s stripeLogger) Errorf(format string, v ...any) {
-	s.l.Warn(fmt.Sprintf(format, v...), "component", "stripe")
+	s.l.Warn(redactStripeLog(format, v), "component", "stripe")
 }
