@@ -165,18 +165,28 @@ func (m *offerMailer) handle(ctx context.Context, job store.Job) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.send(ctx, to.Address, msg); err != nil {
-		return nil, err
-	}
-	err = m.db.Update(ctx, func(tx *store.Tx) error {
-		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "system", SourceEventID: eventID, Name: "offer_email_sent",
-			CompanyID: p.CompanyID, ContactID: k.ID, OfferKey: p.OfferKey, CampaignKey: p.CampaignKey,
-			Meta: map[string]any{"message_id": messageID, "subject": subject, "job_id": job.ID}})
+	// The send is recorded the moment the server accepts the message (its 250 after DATA),
+	// before QUIT or anything else, and even if the worker is stopping: this commit is what
+	// stops a retry from sending again. See "E-mail delivery guarantee" in README.
+	recorded := false
+	record := func() error {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err := m.db.Update(rctx, func(tx *store.Tx) error {
+			_, _, err := tx.InsertEvent(rctx, store.Event{Source: "system", SourceEventID: eventID, Name: "offer_email_sent",
+				CompanyID: p.CompanyID, ContactID: k.ID, OfferKey: p.OfferKey, CampaignKey: p.CampaignKey,
+				Meta: map[string]any{"message_id": messageID, "subject": subject, "job_id": job.ID}})
+			return err
+		})
+		recorded = err == nil
 		return err
-	})
-	if err != nil {
-		// Sent but not recorded: report it; a retry would send a second copy with the same Message-ID.
-		return nil, fmt.Errorf("record offer e-mail sent to %s (message %s): %w", k.ID, messageID, err)
+	}
+	if err := m.send(ctx, to.Address, msg, record); err != nil {
+		if !recorded && errors.Is(err, errSentNotRecorded) {
+			// Sent but not recorded: a retry would send a second copy with the same Message-ID.
+			return nil, fmt.Errorf("record offer e-mail sent to %s (message %s): %w", k.ID, messageID, err)
+		}
+		return nil, err
 	}
 	m.logger.InfoContext(ctx, "offer e-mail sent", "job_id", job.ID, "contact_id", k.ID, "offer_key", p.OfferKey,
 		"campaign_key", p.CampaignKey)
@@ -268,8 +278,16 @@ func (m *offerMailer) compose(ctx context.Context, jobID int64, k store.Contact,
 	return buf.Bytes(), messageID, subject, nil
 }
 
-// send delivers msg to one recipient over SMTP.
-func (m *offerMailer) send(ctx context.Context, to string, msg []byte) error {
+// errSentNotRecorded wraps a failure to record a message the SMTP server had accepted.
+var errSentNotRecorded = errors.New("the SMTP server accepted the message but recording the send failed")
+
+// smtpQuitTimeout bounds the QUIT after a message was accepted (its outcome does not matter).
+const smtpQuitTimeout = 5 * time.Second
+
+// send delivers msg to one recipient over SMTP. accepted runs as soon as the server has
+// accepted the message (250 after DATA), before QUIT; its error is returned wrapped in
+// errSentNotRecorded. A failing QUIT after that is only logged: the message is on its way.
+func (m *offerMailer) send(ctx context.Context, to string, msg []byte, accepted func() error) error {
 	s := m.smtp
 	ctx, cancel := context.WithTimeout(ctx, smtpTimeout)
 	defer cancel()
@@ -300,7 +318,17 @@ func (m *offerMailer) send(ctx context.Context, to string, msg []byte) error {
 	if err := m.converse(c, s, tlsCfg, to, msg); err != nil {
 		return fmt.Errorf("send offer e-mail via %s: %w", s.addr, err)
 	}
-	return nil
+	var recordErr error
+	if accepted != nil {
+		if err := accepted(); err != nil {
+			recordErr = fmt.Errorf("%w: %w", errSentNotRecorded, err)
+		}
+	}
+	_ = conn.SetDeadline(time.Now().Add(smtpQuitTimeout))
+	if err := c.Quit(); err != nil {
+		m.logger.DebugContext(ctx, "smtp QUIT after an accepted message failed", "server", s.addr, "error", err)
+	}
+	return recordErr
 }
 
 func (m *offerMailer) converse(c *smtp.Client, s smtpSettings, tlsCfg *tls.Config, to string, msg []byte) error {
@@ -337,10 +365,10 @@ func (m *offerMailer) converse(c *smtp.Client, s smtpSettings, tlsCfg *tls.Confi
 	if _, err := io.Copy(w, bytes.NewReader(msg)); err != nil {
 		return fmt.Errorf("DATA: %w", err)
 	}
-	if err := w.Close(); err != nil {
+	if err := w.Close(); err != nil { // returns once the server answered the end of DATA
 		return fmt.Errorf("DATA: %w", err)
 	}
-	return c.Quit()
+	return nil
 }
 
 // isLoopbackHost reports whether host is this machine (where plain SMTP is acceptable).

@@ -458,7 +458,7 @@ func TestOfferEmailRefusesPlainSMTPToRemoteHosts(t *testing.T) {
 	m := newOfferMailer(e.cfg, e.db, e.srv.logger)
 	// Pretend the loopback server is a remote host: without STARTTLS nothing is sent.
 	m.smtp.host = "mail.example.com"
-	err := m.send(context.Background(), "alice@acme.test", []byte("Subject: x\r\n\r\nx\r\n"))
+	err := m.send(context.Background(), "alice@acme.test", []byte("Subject: x\r\n\r\nx\r\n"), nil)
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") || len(mx.messages()) != 0 {
 		t.Fatalf("plain send to a remote host: %v", err)
 	}
