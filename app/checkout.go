@@ -176,8 +176,11 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httpro
 	var refused *checkoutRefusal
 	switch {
 	case errors.As(err, &refused):
-		if refused.status == http.StatusUnauthorized {
+		switch refused.status {
+		case http.StatusUnauthorized:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="technifold admin"`)
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(refused.retryAfter)))
 		}
 		writeErrorMessage(w, refused.status, refused.msg)
 		return
@@ -211,8 +214,9 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httpro
 
 // checkoutRefusal is a checkout refused for who is asking (401 or 403).
 type checkoutRefusal struct {
-	status int
-	msg    string
+	status     int
+	msg        string
+	retryAfter time.Duration // with 429
 }
 
 func (e *checkoutRefusal) Error() string { return e.msg }
@@ -234,7 +238,12 @@ type offerParty struct {
 func (s *Server) checkoutParty(r *http.Request, req *checkoutRequest) (trusted bool, err error) {
 	if tok := bearerToken(r); tok != "" {
 		if s.cfg.AdminAPIToken == "" || !adminSecretEqual(tok, s.cfg.AdminAPIToken) {
-			return false, &checkoutRefusal{http.StatusUnauthorized, "invalid API token"}
+			// A wrong token spends the address's checkout allowance, so this route is no
+			// faster an oracle for ADMIN_API_TOKEN than starting checkouts is.
+			if wait := s.stripe.limiter.takeAddress(s.clientIP(r)); wait > 0 {
+				return false, &checkoutRefusal{http.StatusTooManyRequests, "too many checkouts; try again in a minute", wait}
+			}
+			return false, &checkoutRefusal{status: http.StatusUnauthorized, msg: "invalid API token"}
 		}
 		trusted = true
 	} else if c, cerr := r.Cookie(adminCookie); cerr == nil && c.Value != "" {
@@ -244,7 +253,7 @@ func (s *Server) checkoutParty(r *http.Request, req *checkoutRequest) (trusted b
 		}
 		if p != nil {
 			if err := s.admin.cop.Check(r); err != nil {
-				return false, &checkoutRefusal{http.StatusForbidden, "cross-origin request refused"}
+				return false, &checkoutRefusal{status: http.StatusForbidden, msg: "cross-origin request refused"}
 			}
 			trusted = true
 		}
@@ -260,13 +269,13 @@ func (s *Server) checkoutParty(r *http.Request, req *checkoutRequest) (trusted b
 			party, ok = s.offerToken(r.Context(), req.Token)
 		}
 		if !ok {
-			return trusted, &checkoutRefusal{http.StatusForbidden, "invalid or expired offer link"}
+			return trusted, &checkoutRefusal{status: http.StatusForbidden, msg: "invalid or expired offer link"}
 		}
 	case s.offerSession != nil:
 		party.CompanyID, party.ContactID, ok = s.offerSession(r)
 	}
 	if !ok {
-		return trusted, &checkoutRefusal{http.StatusForbidden, "checkout needs an offer link: open the link from your e-mail"}
+		return trusted, &checkoutRefusal{status: http.StatusForbidden, msg: "checkout needs an offer link: open the link from your e-mail"}
 	}
 	if (req.CompanyID != "" && req.CompanyID != party.CompanyID) || (req.ContactID != "" && req.ContactID != party.ContactID) {
 		return trusted, invalidf("%s", store.ErrUnknownParty)

@@ -119,6 +119,21 @@ func TestCheckoutTrustedCallersNameTheCompany(t *testing.T) {
 	if answers[0] != answers[1] || answers[1] != answers[2] {
 		t.Fatalf("answers differ: %q", answers)
 	}
+	// Guessing the token spends the address's allowance (10 a minute; one guess made above).
+	wrong := http.Header{"Authorization": {"Bearer guess-guess-guess-guess-guess-guess"}}
+	for i := 2; i <= 10; i++ {
+		if status, _, _ := apiCheckout(t, e, body, wrong); status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, status)
+		}
+	}
+	status, _, hdr = apiCheckout(t, e, body, wrong)
+	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+		t.Fatalf("11th guess: %d", status)
+	}
+	// The right token still works (trusted callers are not limited).
+	if status, _, _ := apiCheckout(t, e, body, bearer); status != http.StatusOK {
+		t.Fatalf("bearer after guesses: %d", status)
+	}
 }
 
 func TestCheckoutStaffSession(t *testing.T) {
