@@ -275,7 +275,9 @@ func BenchmarkStripeWebhookUnderForgery(b *testing.B) {
 	_, writes0, _ := env.db.CommitStats()
 	half := b.N / 2
 	b.ResetTimer()
+	cpu0 := processCPU()
 	alone1 := good(bodies[:half])
+	cpuAlone := processCPU() - cpu0
 
 	stop := make(chan struct{})
 	var forged, refused atomic.Int64
@@ -325,11 +327,15 @@ func BenchmarkStripeWebhookUnderForgery(b *testing.B) {
 			}
 		}()
 	}
+	cpu1 := processCPU()
 	attacked := good(bodies[half : half+b.N])
 	close(stop)
 	fwg.Wait()
+	cpuAttacked := processCPU() - cpu1
 	forgedRate := float64(refused.Load()) / time.Since(forgeStart).Seconds()
+	cpu2 := processCPU()
 	alone2 := good(bodies[half+b.N:])
+	cpuAlone += processCPU() - cpu2
 	b.StopTimer()
 	alone := (alone1 + alone2) / 2
 	_, writes, _ := env.db.CommitStats()
@@ -343,6 +349,14 @@ func BenchmarkStripeWebhookUnderForgery(b *testing.B) {
 	b.ReportMetric(attacked, "good_under_forgery/s")
 	b.ReportMetric(attacked/alone, "ratio")
 	b.ReportMetric(forgedRate, "forged/s")
-	b.Logf("N=%d: good events %.0f/s alone (%.0f before, %.0f after), %.0f/s with %.0f forged requests/s alongside: %.0f%%",
-		b.N, alone, alone1, alone2, attacked, forgedRate, 100*attacked/alone)
+	// CPU (this process: server and both kinds of client) per good event alone, and what each
+	// forged request added on top while they ran alongside: figures that do not depend on how
+	// busy the host is, unlike the rates.
+	perGood := cpuAlone / time.Duration(max(2*half, 1))
+	perForged := (cpuAttacked - perGood*time.Duration(b.N)) / time.Duration(max(refused.Load(), 1))
+	b.ReportMetric(float64(perGood.Microseconds()), "cpu_us/good")
+	b.ReportMetric(float64(perForged.Microseconds()), "cpu_us/forged")
+	b.Logf("N=%d: good events %.0f/s alone (%.0f before, %.0f after), %.0f/s with %.0f forged requests/s alongside: %.0f%%; "+
+		"CPU %v per good event, %v per forged request",
+		b.N, alone, alone1, alone2, attacked, forgedRate, 100*attacked/alone, perGood, perForged)
 }
