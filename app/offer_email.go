@@ -168,21 +168,18 @@ func (m *offerMailer) handle(ctx context.Context, job store.Job) (any, error) {
 	// The send is recorded the moment the server accepts the message (its 250 after DATA),
 	// before QUIT or anything else, and even if the worker is stopping: this commit is what
 	// stops a retry from sending again. See "E-mail delivery guarantee" in README.
-	recorded := false
 	record := func() error {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		err := m.db.Update(rctx, func(tx *store.Tx) error {
+		return m.db.Update(rctx, func(tx *store.Tx) error {
 			_, _, err := tx.InsertEvent(rctx, store.Event{Source: "system", SourceEventID: eventID, Name: "offer_email_sent",
 				CompanyID: p.CompanyID, ContactID: k.ID, OfferKey: p.OfferKey, CampaignKey: p.CampaignKey,
 				Meta: map[string]any{"message_id": messageID, "subject": subject, "job_id": job.ID}})
 			return err
 		})
-		recorded = err == nil
-		return err
 	}
 	if err := m.send(ctx, to.Address, msg, record); err != nil {
-		if !recorded && errors.Is(err, errSentNotRecorded) {
+		if errors.Is(err, errSentNotRecorded) {
 			// Sent but not recorded: a retry would send a second copy with the same Message-ID.
 			return nil, fmt.Errorf("record offer e-mail sent to %s (message %s): %w", k.ID, messageID, err)
 		}
