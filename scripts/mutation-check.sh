@@ -40,6 +40,12 @@ mutation expiry-forward-only store/stripe_events.go \
   $'if o.Status == OrderPending {\n\t\t\to.Status = OrderExpired' \
   $'if o.Status != OrderExpired {\n\t\t\to.Status = OrderExpired' \
   ./store 'TestStripeStateRules|TestStripeTransitionsAreForwardOnly'
+# Beyond the five above: a failed shared commit fails every request of the batch instead of
+# rerunning each alone.
+mutation group-commit-fallback store/commit.go \
+  'db.finish([]*writeReq{r}, []error{db.runAlone(r)})' \
+  'db.finish([]*writeReq{r}, []error{err})' \
+  ./store 'TestGroupCommitFallsBackWhenTheSharedCommitFails|TestGroupCommitIsolatesFailures'
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
