@@ -229,7 +229,7 @@ func benchServer(b *testing.B) (http.Handler, *http.Cookie) {
 // p95 and max latency in milliseconds; it fails when p95 exceeds limit.
 func benchPages(b *testing.B, h http.Handler, cookie *http.Cookie, paths []string, limit time.Duration) {
 	b.Helper()
-	warm := map[string]int{} // each page's size once warm: a timed answer much smaller did not do the work
+	warm := map[string]int{}     // each page's size once warm: a timed answer much smaller did not do the work
 	for _, path := range paths { // warm-up: first computations and cold caches are not the steady state
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.AddCookie(cookie)
