@@ -90,6 +90,31 @@ func TestStripeWebhookWriteFailureAnswers5xxAndLeavesNothing(t *testing.T) {
 	}
 }
 
+// When even the delivery row cannot be written (the first write of the transaction, and the
+// failure record's table), the answer is still 5xx and nothing at all is left.
+func TestStripeWebhookFailingDeliveryTableAnswers5xx(t *testing.T) {
+	env := newStripeTestEnv(t, nil)
+	o := placeStripeOrder(t, env.db)
+	body := completedEvent(t, o, "evt_fail_2", "pi_fail_2")
+	before := env.businessSnapshot(t)
+	lift := failWrites(t, env.db, "webhook_deliveries")
+	status, answer := env.postWebhook(t, body, signStripe(stripeTestSecrets[0], time.Now(), body))
+	if status < 500 || status > 599 {
+		t.Fatalf("failed write answered %d %s, want a 5xx", status, answer)
+	}
+	if after := env.businessSnapshot(t); after != before {
+		t.Fatalf("a failed delivery wrote: %s → %s", before, after)
+	}
+	if n := env.count(t, `SELECT count(*) FROM webhook_deliveries`); n != 0 {
+		t.Fatalf("%d delivery rows", n)
+	}
+	lift()
+	env.postSigned(t, body, http.StatusOK)
+	if got, _ := env.db.GetOrder(context.Background(), o.ID); got.Status != store.OrderPaid {
+		t.Fatalf("retry did not pay: %+v", got)
+	}
+}
+
 // /readyz answers 503 while the database refuses writes, and 200 again once it takes them.
 func TestReadyzIs503WhenTheDatabaseCannotWrite(t *testing.T) {
 	env := newStripeTestEnv(t, nil)

@@ -46,6 +46,11 @@ mutation group-commit-fallback store/commit.go \
   'db.finish([]*writeReq{r}, []error{db.runAlone(r)})' \
   'db.finish([]*writeReq{r}, []error{err})' \
   ./store 'TestGroupCommitFallsBackWhenTheSharedCommitFails|TestGroupCommitIsolatesFailures'
+# A webhook whose database write failed is acknowledged (200), so Stripe never retries it.
+mutation webhook-ack-on-failure app/stripe_webhook.go \
+  $'\t\twriteError(w, r, s.logger, err)\n\t\treturn\n\t}\n\twriteJSON(w, http.StatusOK, map[string]bool{"received": true})' \
+  $'\t\twriteJSON(w, http.StatusOK, map[string]bool{"received": true})\n\t\treturn\n\t}\n\twriteJSON(w, http.StatusOK, map[string]bool{"received": true})' \
+  ./app 'TestStripeWebhookWriteFailureAnswers5xxAndLeavesNothing|TestStripeWebhookFailingDeliveryTableAnswers5xx'
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
