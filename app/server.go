@@ -109,7 +109,7 @@ func (s *Server) routes() {
 	s.handleFunc(http.MethodGet, "/readyz", s.handleReadyz)
 	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(
 		prometheus.Gatherers{s.registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{}))
-	s.handle(http.MethodPost, "/api/outbox/run", OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger))
+	s.handle(http.MethodPost, "/api/outbox/run", s.guardCronSecret(OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger)))
 	s.handleFunc(http.MethodPost, "/api/zoho/webhook", s.handleZohoWebhook)
 	s.stripeRoutes()
 	s.offerRoutes()
