@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-		"time"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
