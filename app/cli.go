@@ -40,6 +40,7 @@ func commands() []command {
 		{"backup", "check the replica: backup verify (restores it to a temporary file and compares row counts)", runBackup},
 		{"healthcheck", "exit 0 when the local server's /healthz answers (for container health checks)", runHealthcheck},
 		{"user", "staff accounts of the admin UI: user create --email E --role admin|staff | list | disable | enable | password", runUser},
+		{"secret", "print a fresh random secret for TOKEN_SECRET, ADMIN_API_TOKEN or CRON_SECRET", runSecret},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -85,7 +86,8 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'technifold <command> --help' for a command's flags. Every flag can also be set")
-	fmt.Fprintln(w, "by its environment variable (shown in the flag's help).")
+	fmt.Fprintln(w, "by its environment variable (shown in the flag's help). Secrets belong in the environment")
+	fmt.Fprintln(w, "or in a file named by NAME_FILE (e.g. TOKEN_SECRET_FILE), not in flags: flags show in ps.")
 }
 
 // newFlagSet returns a flag set bound to the configuration, printing its usage to env.Stderr.

@@ -60,7 +60,10 @@ func runToken(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	if cfg.TokenSecret == "" {
-		return errors.New("TOKEN_SECRET is not set: offer links are signed with it (TOKEN_SECRET=secret, or kid:secret,… for rotation)")
+		return errors.New("TOKEN_SECRET is not set: offer links are signed with it (TOKEN_SECRET=$(technifold secret), or rotate:k2=SECRET,k1=SECRET for rotation)")
+	}
+	if err := cfg.CheckTokenSecret(); err != nil {
+		return err
 	}
 	keys, err := offertoken.ParseKeyring(cfg.TokenSecret)
 	if err != nil {

@@ -43,6 +43,9 @@ type ServeOptions struct {
 // Serve runs the whole service until ctx ends, then shuts down in the order of DESIGN §7:
 // HTTP, then worker and scheduler, then the database pools, then Litestream (final sync).
 func Serve(ctx context.Context, cfg *Config, opts ServeOptions) error {
+	if err := cfg.CheckSecrets(); err != nil {
+		return err
+	}
 	logger := opts.Logger
 	repl, err := prepareReplication(ctx, cfg, logger) // restores a missing database first
 	if err != nil {
