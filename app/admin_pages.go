@@ -30,7 +30,6 @@ type adminUI struct {
 	pages       map[string]*template.Template // by page name, each with the layout
 	cop         *http.CrossOriginProtection
 	guesses     *guessThrottle    // sign-ins, bearer tokens, cron secrets (auth_throttle.go)
-	verifier    *passwordVerifier // concurrent password checks, sized to the cores
 	devices     deviceKeyring     // key of the device cookies (admin_device.go)
 	static      http.Handler
 	suggestions *suggestionCache
@@ -47,7 +46,7 @@ func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
 		return nil, err
 	}
 	a := &adminUI{pages: map[string]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
-		guesses: newGuessThrottle(guessWindow), verifier: newPasswordVerifier()}
+		guesses: newGuessThrottle(guessWindow)}
 	for _, name := range names {
 		page := strings.TrimSuffix(strings.TrimPrefix(name, "templates/admin_"), ".html")
 		if page == "layout" {

@@ -182,7 +182,7 @@ func (s *Server) authenticate(ctx context.Context, email, password string) (stor
 	} else if err != nil {
 		return store.User{}, err
 	}
-	ok, err := s.admin.verifier.verify(ctx, func() bool {
+	ok, err := passwordVerifications.verify(ctx, func() bool {
 		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 	})
 	switch {

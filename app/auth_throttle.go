@@ -149,6 +149,9 @@ type passwordVerifier struct {
 	checks atomic.Int64
 }
 
+// passwordVerifications is the process-wide verifier every sign-in goes through.
+var passwordVerifications = newPasswordVerifier()
+
 func newPasswordVerifier() *passwordVerifier {
 	return &passwordVerifier{slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 }

@@ -92,7 +92,7 @@ func (c *Config) settings() []setting {
 		{env: "ZOHO_DEPOSIT_ACCOUNT_ID", flag: "zoho-deposit-account-id", usage: "Books account for payments and refunds", str: &c.ZohoDepositAccountID},
 		{env: "ZOHO_RATE_PER_MINUTE", flag: "zoho-rate-per-minute", def: "100", usage: "Zoho API calls per minute", num: &c.ZohoRatePerMinute},
 		{env: "CRON_SECRET", flag: "cron-secret", usage: "secret for POST /api/outbox/run", secret: true, str: &c.CronSecret},
-		{env: "TOKEN_SECRET", flag: "token-secret", usage: "offer-link signing secret (kid:secret,… for rotation)", secret: true, str: &c.TokenSecret},
+		{env: "TOKEN_SECRET", flag: "token-secret", usage: "offer-link signing secret, or rotate:k2=SECRET,k1=SECRET for rotation (the first signs)", secret: true, str: &c.TokenSecret},
 		{env: "ADMIN_API_TOKEN", flag: "admin-api-token", usage: "bearer token for /api/admin/*", secret: true, str: &c.AdminAPIToken},
 		{env: "ADMIN_EMAIL", flag: "admin-email", usage: "first admin's e-mail (created when no user exists)", str: &c.AdminEmail},
 		{env: "ADMIN_PASSWORD", flag: "admin-password", usage: "first admin's password", secret: true, str: &c.AdminPassword},

@@ -142,3 +142,45 @@ func TestHelpSaysSecretsBelongInTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestVerbHelpShowsItsOwnFlagsWithTrueDefaults(t *testing.T) {
+	help := func(args ...string) string {
+		var out, errOut bytes.Buffer
+		env := Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+		if code := Main(context.Background(), append(args, "--help"), env); code != 0 {
+			t.Fatalf("%v --help: exit %d", args, code)
+		}
+		return out.String() + errOut.String()
+	}
+	mint := help("token", "mint")
+	for _, want := range []string{"-company", "-offer", "-ttl", "(default 72h0m0s)", "-token-secret", "-base-url",
+		"reorder, winback, new_tool, portal"} {
+		if !strings.Contains(mint, want) {
+			t.Errorf("token mint --help lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"-stripe-secret-key", "-zoho", "-job-retention", "-worker-concurrency", "-addr", "(default 0s)", "(default 0)"} {
+		if strings.Contains(mint, unwanted) {
+			t.Errorf("token mint --help shows %q, a flag it does not use", unwanted)
+		}
+	}
+	serve := help("serve")
+	for _, want := range []string{"-job-retention", "(default 720h0m0s)", "outbox worker pool size (WORKER_CONCURRENCY) (default 2)", "-stripe-secret-key"} {
+		if !strings.Contains(serve, want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+	if migrate := help("migrate"); !strings.Contains(migrate, "-database-path") || strings.Contains(migrate, "-stripe") {
+		t.Errorf("migrate --help: %s", migrate)
+	}
+}
+
+func TestTokenMintRefusesUnknownOffers(t *testing.T) {
+	var out, errOut bytes.Buffer
+	env := map[string]string{"DATABASE_PATH": filepath.Join(t.TempDir(), "t.db"), "TOKEN_SECRET": goodSecret}
+	code := Main(context.Background(), []string{"token", "mint", "--company", "ACME", "--offer", "bogus"},
+		Env{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }})
+	if code != 1 || out.Len() > 0 || !strings.Contains(errOut.String(), `--offer "bogus" is not an offer; use one of reorder, winback, new_tool, portal`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
