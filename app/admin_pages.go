@@ -29,8 +29,8 @@ import (
 type adminUI struct {
 	pages       map[string]*template.Template // by page name, each with the layout
 	cop         *http.CrossOriginProtection
-	guesses     *guessThrottle    // sign-ins, bearer tokens, cron secrets (auth_throttle.go)
-	devices     deviceKeyring     // key of the device cookies (admin_device.go)
+	guesses     *guessThrottle // sign-ins, bearer tokens, cron secrets (auth_throttle.go)
+	devices     deviceKeyring  // key of the device cookies (admin_device.go)
 	static      http.Handler
 	suggestions *suggestionCache
 }
