@@ -45,7 +45,7 @@ func secretsError(problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return errors.New("weak secrets: " + strings.Join(problems, "; "))
+	return errors.New("unsafe secrets: " + strings.Join(problems, "; "))
 }
 
 func tooShort(name string, n int) string {
@@ -59,7 +59,11 @@ func (c *Config) tokenSecretProblems() []string {
 	}
 	keys, err := offertoken.ParseKeyring(c.TokenSecret)
 	if err != nil {
-		return []string{"TOKEN_SECRET is not valid: " + strings.TrimPrefix(err.Error(), "offertoken: ")}
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "offertoken: "), "parse token keyring: ")
+		if !errors.Is(err, offertoken.ErrAmbiguous) {
+			msg = "TOKEN_SECRET is not valid: " + msg
+		}
+		return []string{msg}
 	}
 	var problems []string
 	ids, lengths := keys.Secrets()

@@ -145,7 +145,7 @@ const legacyKeyPrefix = "legacy"
 
 // verifyingKeys returns the keys a token naming kid may be signed with. A token without a
 // kid predates rotation: it is checked against the plain legacy secret, or, in a rotation
-// list, against every key marked legacy (so "k2:new,legacy:old" keeps old links working),
+// list, against every key marked legacy (so "rotate:k2=new,legacy=old" keeps old links working),
 // or against the first key when none is marked.
 func (k *Keyring) verifyingKeys(kid string) ([]key, error) {
 	if k == nil || len(k.keys) == 0 {
