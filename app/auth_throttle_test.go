@@ -363,3 +363,42 @@ func TestCronSecretGuessesAreThrottled(t *testing.T) {
 		t.Fatalf("right secret after the window: %d", resp.StatusCode)
 	}
 }
+
+func TestPasswordVerifierBoundsConcurrency(t *testing.T) {
+	v := &passwordVerifier{slots: make(chan struct{}, 2)}
+	var mu sync.Mutex
+	running, peak := 0, 0
+	release, entered := make(chan struct{}), make(chan struct{}, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = v.verify(context.Background(), func() bool {
+				mu.Lock()
+				running++
+				peak = max(peak, running)
+				mu.Unlock()
+				entered <- struct{}{}
+				<-release
+				mu.Lock()
+				running--
+				mu.Unlock()
+				return false
+			})
+		}()
+	}
+	// While two comparisons hold the slots, a caller that cannot wait gives up as busy.
+	<-entered
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := v.verify(ctx, func() bool { t.Error("compared without a slot"); return true }); err != errBusy {
+		t.Fatalf("verify with no free slot and no time to wait: %v, want errBusy", err)
+	}
+	close(release)
+	wg.Wait()
+	if peak != 2 || v.checks.Load() != 20 {
+		t.Fatalf("peak %d concurrent comparisons (want 2), %d made (want 20)", peak, v.checks.Load())
+	}
+}
