@@ -2,13 +2,17 @@ package app
 
 import (
 	"context"
+	"maps"
 	"math"
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/technifold/technifold/store"
 )
@@ -47,10 +51,11 @@ type guessThrottle struct {
 	mu       sync.Mutex
 	window   time.Duration
 	attempts map[string][]time.Time // slots taken per key, oldest first
+	refused  map[string]int64       // attempts refused, by window kind (the key before ':')
 }
 
 func newGuessThrottle(window time.Duration) *guessThrottle {
-	return &guessThrottle{window: window, attempts: map[string][]time.Time{}}
+	return &guessThrottle{window: window, attempts: map[string][]time.Time{}, refused: map[string]int64{}}
 }
 
 // attempt is a reservation: slots taken in one or more windows at one instant.
@@ -70,6 +75,8 @@ func (t *guessThrottle) reserve(now time.Time, limits ...attemptLimit) (*attempt
 		if taken := t.recent(l.key, now); len(taken) >= l.limit {
 			full = true
 			wait = max(wait, taken[len(taken)-l.limit].Add(t.window).Sub(now))
+			kind, _, _ := strings.Cut(l.key, ":")
+			t.refused[kind]++
 		}
 	}
 	if full {
@@ -133,6 +140,39 @@ func (t *guessThrottle) recent(key string, now time.Time) []time.Time {
 	}
 	t.attempts[key] = taken
 	return taken
+}
+
+// refusals returns the number of refused attempts by window kind.
+func (t *guessThrottle) refusals() map[string]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.refused)
+}
+
+// authCollector exposes the throttle's refusals and the password verifications on /metrics.
+type authCollector struct {
+	throttle          *guessThrottle
+	refused, verified *prometheus.Desc
+}
+
+func newAuthCollector(t *guessThrottle) *authCollector {
+	return &authCollector{throttle: t,
+		refused: prometheus.NewDesc("technifold_auth_throttled_total",
+			"Attempts to guess a password or secret refused with 429, by the window that was full.", []string{"window"}, nil),
+		verified: prometheus.NewDesc("technifold_password_verifications_total",
+			"Password hash comparisons made by sign-ins.", nil, nil)}
+}
+
+func (c *authCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.refused
+	ch <- c.verified
+}
+
+func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
+	for window, n := range c.throttle.refusals() {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n), window)
+	}
+	ch <- prometheus.MustNewConstMetric(c.verified, prometheus.CounterValue, float64(passwordVerifications.checks.Load()))
 }
 
 // setRetryAfter sets the Retry-After header (whole seconds, rounded up).

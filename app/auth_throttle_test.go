@@ -320,6 +320,10 @@ func TestAdminBearerGuessesAreThrottled(t *testing.T) {
 	if counts[http.StatusUnauthorized] != tokenGuessesPerAddress || counts[http.StatusTooManyRequests] != 300-tokenGuessesPerAddress {
 		t.Fatalf("statuses %v, want %d×401 then 429", counts, tokenGuessesPerAddress)
 	}
+	if _, metrics := e.get(e.client(), "/metrics"); !strings.Contains(metrics,
+		`technifold_auth_throttled_total{window="api-token-address"} `+strconv.Itoa(300-tokenGuessesPerAddress)) {
+		t.Errorf("/metrics does not count the refusals:\n%s", metrics)
+	}
 	clock.Advance(guessWindow)
 	resp, err := http.DefaultClient.Do(request(token))
 	if err != nil {

@@ -57,6 +57,7 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 	s.admin = admin
+	s.registry.MustRegister(newAuthCollector(admin.guesses))
 	if s.sched, err = NewScheduler(db, s.worker, SchedulerOptions{Logger: logger,
 		JobRetention: cfg.JobRetention, WebhookBodyRetention: cfg.WebhookBodyRetention}); err != nil {
 		return nil, err
