@@ -172,16 +172,19 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httpro
 		writeError(w, r, s.logger, err)
 		return
 	}
-	trusted, err := s.checkoutParty(r, &req)
+	// A bearer token goes through the same per-address guessing throttle as /api/admin/*
+	// (401 when wrong, 429 past the limit), so this route is no second oracle for it.
+	viaToken := false
+	if tok := bearerToken(r); tok != "" {
+		if !s.checkGuessedSecret(w, r, "api-token", tok, s.cfg.AdminAPIToken, "invalid API token") {
+			return
+		}
+		viaToken = true
+	}
+	trusted, err := s.checkoutParty(r, &req, viaToken)
 	var refused *checkoutRefusal
 	switch {
 	case errors.As(err, &refused):
-		switch refused.status {
-		case http.StatusUnauthorized:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="technifold admin"`)
-		case http.StatusTooManyRequests:
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(refused.retryAfter)))
-		}
 		writeErrorMessage(w, refused.status, refused.msg)
 		return
 	case err != nil:
@@ -212,11 +215,10 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httpro
 	}
 }
 
-// checkoutRefusal is a checkout refused for who is asking (401 or 403).
+// checkoutRefusal is a checkout refused for who is asking (403).
 type checkoutRefusal struct {
-	status     int
-	msg        string
-	retryAfter time.Duration // with 429
+	status int
+	msg    string
 }
 
 func (e *checkoutRefusal) Error() string { return e.msg }
@@ -228,23 +230,15 @@ type offerParty struct {
 
 // checkoutParty decides who the checkout is for and reports whether the caller is trusted.
 //
-//   - Authorization: Bearer ADMIN_API_TOKEN, or a signed-in staff session (same-origin
-//     requests only), is trusted: company_id and contact_id come from the body. A wrong token
-//     is 401; a trusted request naming no company falls back to the rules below.
+//   - Authorization: Bearer ADMIN_API_TOKEN (viaToken: checked by the caller), or a signed-in
+//     staff session (same-origin requests only), is trusted: company_id and contact_id come
+//     from the body. A trusted request naming no company falls back to the rules below.
 //   - Anyone else checks out only with an offer link: the "token" field, else the
 //     offer_session cookie of /x/{token}. Company and contact come from it; ids in the body
 //     must be empty or the same, else the request gets the uniform unknown-party error.
 //     Without either, 403.
-func (s *Server) checkoutParty(r *http.Request, req *checkoutRequest) (trusted bool, err error) {
-	if tok := bearerToken(r); tok != "" {
-		if s.cfg.AdminAPIToken == "" || !adminSecretEqual(tok, s.cfg.AdminAPIToken) {
-			// A wrong token spends the address's checkout allowance, so this route is no
-			// faster an oracle for ADMIN_API_TOKEN than starting checkouts is.
-			if wait := s.stripe.limiter.takeAddress(s.clientIP(r)); wait > 0 {
-				return false, &checkoutRefusal{http.StatusTooManyRequests, "too many checkouts; try again in a minute", wait}
-			}
-			return false, &checkoutRefusal{status: http.StatusUnauthorized, msg: "invalid API token"}
-		}
+func (s *Server) checkoutParty(r *http.Request, req *checkoutRequest, viaToken bool) (trusted bool, err error) {
+	if viaToken {
 		trusted = true
 	} else if c, cerr := r.Cookie(adminCookie); cerr == nil && c.Value != "" {
 		p, err := s.sessionFromRequest(r)

@@ -93,17 +93,3 @@ func retryAfterSeconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
 }
-
-// takeAddress reserves one attempt for the address only (wrong API tokens on checkout: the
-// token must not be guessable here faster than a checkout may be started) and returns how
-// long to wait when the address has no room.
-func (l *checkoutLimiter) takeAddress(address string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if w := l.address.wait(address, now); w > 0 {
-		return w
-	}
-	l.address.add(address, now)
-	return 0
-}
