@@ -275,6 +275,15 @@ func (m *offerMailer) compose(ctx context.Context, jobID int64, k store.Contact,
 	return buf.Bytes(), messageID, subject, nil
 }
 
+// redactedError is an error whose text has had personal data removed; Unwrap keeps the cause.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
 // errSentNotRecorded wraps a failure to record a message the SMTP server had accepted.
 var errSentNotRecorded = errors.New("the SMTP server accepted the message but recording the send failed")
 
@@ -313,7 +322,9 @@ func (m *offerMailer) send(ctx context.Context, to string, msg []byte, accepted 
 	}
 	defer c.Close()
 	if err := m.converse(c, s, tlsCfg, to, msg); err != nil {
-		return fmt.Errorf("send offer e-mail via %s: %w", s.addr, err)
+		// SMTP replies often quote the recipient ("550 <jane@…>: unknown user"); the error is
+		// logged by the worker, so personal data is taken out of its text.
+		return &redactedError{msg: "send offer e-mail via " + s.addr + ": " + redactPersonal(err.Error()), err: err}
 	}
 	var recordErr error
 	if accepted != nil {

@@ -16,8 +16,9 @@ import (
 // QUIT arrives, before answering it; with dropQuit it then closes without answering.
 type rawSMTP struct {
 	addr     string
-	onQuit   func()
-	dropQuit bool
+	onQuit    func()
+	dropQuit  bool
+	rcptReply string // instead of 250 OK
 
 	mu       sync.Mutex
 	accepted int
@@ -58,7 +59,13 @@ func (s *rawSMTP) serve(conn net.Conn) {
 		case "EHLO", "HELO":
 			reply("250-mx.test")
 			reply("250 8BITMIME")
-		case "MAIL", "RCPT", "RSET", "NOOP":
+		case "RCPT":
+			if s.rcptReply != "" {
+				reply(s.rcptReply)
+				continue
+			}
+			reply("250 OK")
+		case "MAIL", "RSET", "NOOP":
 			reply("250 OK")
 		case "DATA":
 			reply("354 go ahead")
@@ -112,5 +119,26 @@ func TestOfferEmailRecordedBeforeQuit(t *testing.T) {
 			t.Fatalf("drop QUIT %v: offer_email_sent rows when QUIT arrived: %v; messages %d", drop, atQuit, mx.accepted)
 		}
 		mu.Unlock()
+	}
+}
+
+// An SMTP refusal quoting the recipient fails the job without the address in its error (which
+// the worker logs and keeps).
+func TestOfferEmailErrorHasNoAddress(t *testing.T) {
+	mx := startRawSMTP(t, func() {}, false)
+	mx.rcptReply = "550 5.1.1 <alice@acme.test>: Recipient address rejected: user unknown"
+	e := newMailEnv(t, "smtp://"+mx.addr)
+	rep, err := SendOffers(context.Background(), e.db, OfferSendRequest{ContactIDs: []string{"K-SUB"}, OfferKey: "reorder"})
+	if err != nil || len(rep.Eligible) != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	e.runJobs(t)
+	status, _, lastErr := e.jobResult(t, rep.Eligible[0].JobID)
+	if status != store.JobFailed || !strings.Contains(lastErr, "550") || !strings.Contains(lastErr, "5.1.1") || !strings.Contains(lastErr, "user unknown") ||
+		strings.Contains(lastErr, "alice") {
+		t.Fatalf("job %s, error %q", status, lastErr)
+	}
+	if strings.Contains(e.logs.String(), "alice@") {
+		t.Fatal("the log holds the recipient's address")
 	}
 }
