@@ -15,7 +15,7 @@ import (
 // rawSMTP is a minimal plain SMTP server (loopback, no TLS, no AUTH) that calls onQuit when
 // QUIT arrives, before answering it; with dropQuit it then closes without answering.
 type rawSMTP struct {
-	addr     string
+	addr      string
 	onQuit    func()
 	dropQuit  bool
 	rcptReply string // instead of 250 OK
