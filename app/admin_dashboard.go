@@ -94,8 +94,8 @@ func (s *Server) outboxSummary(ctx context.Context) ([]statusCount, []store.Job,
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]statusCount, 0, len(store.JobStatuses))
-	for _, st := range store.JobStatuses {
+	out := make([]statusCount, 0, len(store.JobStatuses()))
+	for _, st := range store.JobStatuses() {
 		n := 0
 		for _, c := range counts[st] {
 			n += c

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,11 +24,14 @@ const timelinePageSize = 50
 // eventSources are engagement_events.source values, for the timeline's filter.
 var eventSources = []string{"stripe", "zoho", "web", "admin", "system"}
 
-// knownEventNames are the event names the timeline describes, for its filter.
-var knownEventNames = []string{"checkout_started", "checkout_completed", "checkout_expired", "async_payment_succeeded",
-	"async_payment_failed", "payment_succeeded", "payment_failed", "invoice_paid", "charge_refunded", "offer_view",
-	"offer_email_sent", "email_opened", "email_clicked", "email_bounced", "email_unsubscribed", "email_resubscribed",
-	"campaign_sent", "form_submitted", "webinar_registered", "deal_created", "deal_won"}
+// knownEventNames are the event names the timeline describes (declared in store), for its filter.
+func knownEventNames() []string {
+	var out []string
+	for _, e := range store.EventNames() {
+		out = append(out, string(e.Name))
+	}
+	return out
+}
 
 // timelineQuery is the timeline's filter form, as typed.
 type timelineQuery struct {
@@ -82,7 +86,7 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := timelinePage{Sources: eventSources, EventNames: knownEventNames}
+	page := timelinePage{Sources: eventSources, EventNames: knownEventNames()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
 	page.Q = tq
 	if err != nil {
@@ -118,15 +122,33 @@ const suggestionsPageSize = 50
 // offerKeys are the offers staff can send or link from a suggestion.
 var offerKeys = []string{"reorder", "winback", "new_tool", "portal"}
 
-// offerKeyFor is the offer that answers a suggestion's action type.
-func offerKeyFor(actionType string) string {
-	switch actionType {
-	case "reorder_reminder":
-		return "reorder"
-	case "engagement_needed":
-		return "winback"
+// offerKeyFor is the offer that answers a suggestion's action type (declared in store); an
+// unknown type is an error, never a silent default.
+func offerKeyFor(actionType string) (string, error) {
+	a, err := store.LookupActionType(actionType)
+	return a.OfferKey, err
+}
+
+// suggestionViews pairs each suggestion with the offer that answers it.
+func suggestionViews(items []store.Suggestion) ([]suggestionView, error) {
+	var out []suggestionView
+	for _, it := range items {
+		key, err := offerKeyFor(it.ActionType)
+		if err != nil {
+			return nil, fmt.Errorf("suggestion for %s: %w", it.CompanyID, err)
+		}
+		out = append(out, suggestionView{Suggestion: it, OfferKey: key})
 	}
-	return "portal"
+	return out, nil
+}
+
+// actionTypeNames lists the declared suggestion action types, for the filter.
+func actionTypeNames() []string {
+	var out []string
+	for _, a := range store.ActionTypes() {
+		out = append(out, string(a.Type))
+	}
+	return out
 }
 
 type suggestionsPage struct {
@@ -162,7 +184,7 @@ type mintedLink struct {
 
 func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
 	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys,
-		Actions: []string{"reorder_reminder", "engagement_needed", "portal_invite"}, Back: q.Encode()}
+		Actions: actionTypeNames(), Back: q.Encode()}
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
@@ -187,10 +209,8 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 	if offset > 0 {
 		page.PrevURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(max(0, offset-suggestionsPageSize)))
 	}
-	for _, it := range items {
-		page.Items = append(page.Items, suggestionView{Suggestion: it, OfferKey: offerKeyFor(it.ActionType)})
-	}
-	return page, nil
+	page.Items, err = suggestionViews(items)
+	return page, err
 }
 
 func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -224,7 +244,9 @@ func offerForm(w http.ResponseWriter, r *http.Request) (companyID, offerKey stri
 		return "", "", invalidf("company_id is required")
 	}
 	if offerKey == "" {
-		offerKey = offerKeyFor(r.PostForm.Get("action_type"))
+		if offerKey, err = offerKeyFor(r.PostForm.Get("action_type")); err != nil {
+			return "", "", invalidf("offer_key or a known action_type is required")
+		}
 	}
 	if len(offerKey) > 100 {
 		return "", "", invalidf("offer_key: at most 100 characters")
@@ -271,13 +293,13 @@ func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ 
 // handleSuggestionSend queues the offer e-mail to the company's consenting contacts through
 // SendOffers and shows who gets it and who does not.
 func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if f := offerEmailFeature(s.cfg); !f.On() {
+		s.renderStatus(w, r, http.StatusServiceUnavailable, "Sending offers is not available: "+f.Why()+".")
+		return
+	}
 	companyID, offerKey, err := offerForm(w, r)
 	if err != nil {
 		s.renderError(w, r, err)
-		return
-	}
-	if f := offerEmailFeature(s.cfg); !f.On() {
-		s.renderStatus(w, r, http.StatusServiceUnavailable, "Sending offers is not available: "+f.Why()+".")
 		return
 	}
 	ctx := r.Context()
@@ -389,8 +411,9 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 	all, _, ready := s.admin.suggestions.peek()
 	page.SuggestionsPending = !ready
 	sugg, _ := suggestionQuery{CompanyID: id, Limit: 10}.pick(all)
-	for _, it := range sugg {
-		page.Suggestions = append(page.Suggestions, suggestionView{Suggestion: it, OfferKey: offerKeyFor(it.ActionType)})
+	if page.Suggestions, err = suggestionViews(sugg); err != nil {
+		s.renderError(w, r, err)
+		return
 	}
 	if page.Payload, err = s.db.GetConsumablePayload(ctx, id); err != nil {
 		s.renderError(w, r, err)

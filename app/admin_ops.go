@@ -91,7 +91,7 @@ func (p outboxPage) errorText() string { return p.Message }
 
 type outboxTypeCounts struct {
 	Type   string
-	Counts []int // in store.JobStatuses order
+	Counts []int // in store.JobStatuses() order
 }
 
 const outboxPageSize = 50
@@ -99,7 +99,7 @@ const outboxPageSize = 50
 func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	page := outboxPage{Status: q.Get("status"), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses}
+	page := outboxPage{Status: q.Get("status"), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses()}
 	counts, err := s.db.JobCounts(ctx)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -148,11 +148,11 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 // outboxCountTable lays JobCounts out as one row per job type, a column per status.
 func outboxCountTable(counts map[string]map[string]int) ([]outboxTypeCounts, []int) {
 	byType := map[string][]int{}
-	totals := make([]int, len(store.JobStatuses))
-	for i, st := range store.JobStatuses {
+	totals := make([]int, len(store.JobStatuses()))
+	for i, st := range store.JobStatuses() {
 		for typ, n := range counts[st] {
 			if byType[typ] == nil {
-				byType[typ] = make([]int, len(store.JobStatuses))
+				byType[typ] = make([]int, len(store.JobStatuses()))
 			}
 			byType[typ][i] += n
 			totals[i] += n

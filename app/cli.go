@@ -210,7 +210,9 @@ func runOutbox(ctx context.Context, env Env, args []string) error {
 	defer db.Close()
 	logger := newLogger(cfg, env.Stderr)
 	reg := &Registry{}
-	registerJobHandlers(reg, cfg, db, logger)
+	if err := registerJobHandlers(reg, cfg, db, logger); err != nil {
+		return err
+	}
 	return RunOutboxCommand(ctx, db, reg, fs.Args(), env.Stdout, env.Stderr)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,8 +22,31 @@ type Registry struct {
 	handlers map[string]Handler
 }
 
+// registerJob registers h as the handler of A's kind: the kind comes from the payload type
+// the enqueuer uses too (store.JobArgs), so the handler cannot be filed under another name.
+func registerJob[A store.JobArgs](r *Registry, h Handler) {
+	var args A
+	r.Register(args.JobKind(), h)
+}
+
+// CheckDeclared reports every declared job kind (store.JobKinds) without a handler: a worker
+// must not start with one, or every job of that kind would die with "no handler".
+func (r *Registry) CheckDeclared() error {
+	var missing []string
+	for _, k := range store.JobKinds() {
+		if _, ok := r.Lookup(string(k.Kind)); !ok {
+			missing = append(missing, string(k.Kind))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("outbox: no handler registered for job kind(s) %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // Register sets the handler of jobType. Registering a type twice is a programming error.
-func (r *Registry) Register(jobType string, h Handler) {
+func (r *Registry) Register(kind store.JobKind, h Handler) {
+	jobType := string(kind)
 	if jobType == "" || h == nil {
 		panic("outbox: Register needs a job type and a handler")
 	}

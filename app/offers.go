@@ -304,7 +304,7 @@ func (h *offerHandlers) openSession(ctx context.Context, w http.ResponseWriter, 
 				return err
 			}
 		}
-		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "web", Name: "offer_view",
+		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "web", Name: store.EventOfferView,
 			SourceEventID: "offer_view:" + sess.Ref + ":" + strconv.FormatInt(tx.Now().Unix(), 10),
 			CompanyID:     c.CompanyID, ContactID: c.ContactID, OfferKey: c.OfferKey, CampaignKey: c.CampaignKey,
 			SessionID: sess.Ref, URL: offerPathRedacted, Meta: viewMeta(r.URL.Query())})

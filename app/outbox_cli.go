@@ -76,7 +76,7 @@ func newOutboxFlags(name, synopsis, summary string) *flag.FlagSet {
 func outboxList(ctx context.Context, db *store.DB, args []string, stdout io.Writer) error {
 	fs := newOutboxFlags("list", "list [--status S] [--type T] [--limit N]", "List outbox jobs, newest first.")
 	var f store.JobFilter
-	fs.StringVar(&f.Status, "status", "", "only jobs in this status ("+strings.Join(store.JobStatuses, ", ")+")")
+	fs.StringVar(&f.Status, "status", "", "only jobs in this status ("+strings.Join(store.JobStatuses(), ", ")+")")
 	fs.StringVar(&f.Type, "type", "", "only jobs of this type")
 	fs.IntVar(&f.Limit, "limit", 50, "at most this many jobs (1-1000)")
 	if done, err := parseOutboxFlags(fs, args, stdout); done {

@@ -156,7 +156,7 @@ func (h *offerHandlers) setMarketingStatus(ctx context.Context, c offertoken.Cla
 				return err
 			}
 		}
-		_, _, err = tx.InsertEvent(ctx, store.Event{Source: "web", Name: eventName,
+		_, _, err = tx.InsertEvent(ctx, store.Event{Source: "web", Name: store.EventName(eventName),
 			SourceEventID: eventName + ":" + c.ContactID + ":" + prev + ":" + strconv.FormatInt(tx.Now().UnixMilli(), 10),
 			CompanyID:     c.CompanyID, ContactID: c.ContactID, OfferKey: c.OfferKey, CampaignKey: c.CampaignKey,
 			URL: preferencesPathRedacted, Meta: map[string]any{"previous_status": prev, "method": method}})

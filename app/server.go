@@ -50,7 +50,9 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 		newStoreCollector(db),
 	)
 	s.jobs = &Registry{}
-	s.registerJobs()
+	if err := s.registerJobs(); err != nil {
+		return nil, err
+	}
 	s.worker = NewWorker(db, s.jobs, WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: logger})
 	admin, err := newAdminUI(cfg, db.Now)
 	if err != nil {

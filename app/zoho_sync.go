@@ -20,14 +20,11 @@ import (
 	"github.com/technifold/technifold/store"
 )
 
-// Job types of the Zoho Books sync; the Stripe webhook enqueues them.
-const (
-	JobZohoSyncOrder  = "zoho_sync_order"
-	JobZohoSyncRefund = "zoho_sync_refund"
-)
-
-// zohoJobTypes are every job that calls Zoho: a pause or an auth alert holds them all.
-var zohoJobTypes = []string{JobZohoSyncOrder, JobZohoSyncRefund}
+// zohoJobTypes are every job that calls Zoho: a pause or an auth alert holds them all. The
+// kinds and their payloads are declared in store, whose Stripe events enqueue them.
+func zohoJobTypes() []string {
+	return []string{string(store.JobZohoSyncOrder), string(store.JobZohoSyncRefund)}
+}
 
 // integration_state names of the sync (the admin dashboard reads the last two).
 const (
@@ -154,7 +151,7 @@ func ClearZohoAuthAlert(ctx context.Context, db *store.DB) (resumed int64, err e
 		if err := tx.DeleteState(ctx, zohoAuthAlertState); err != nil {
 			return err
 		}
-		resumed, err = tx.ResumeDeferredJobs(ctx, zohoJobTypes...)
+		resumed, err = tx.ResumeDeferredJobs(ctx, zohoJobTypes()...)
 		return err
 	})
 	return resumed, err
@@ -313,30 +310,18 @@ func (k *keyedLocks) lock(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-// zohoRefundPayload is the zoho_sync_refund payload the Stripe webhook enqueues.
-type zohoRefundPayload struct {
-	OrderID             string      `json:"order_id"`
-	ChargeID            string      `json:"charge_id"`
-	AmountRefundedTotal json.Number `json:"amount_refunded_total"`
-	RefundAmount        json.Number `json:"refund_amount"`
-	Currency            string      `json:"currency"`
-}
-
 // SyncRefund is the zoho_sync_refund handler: it books one Stripe refund state (charge +
 // cumulative amount) as a refund of the order's Books payment, once.
 //
 // Zoho refunds only the unapplied part of a customer payment; a payment applied in full to its
 // invoice may need a credit note instead, which this does not create.
 func (z *ZohoSync) SyncRefund(ctx context.Context, job store.Job) (any, error) {
-	var p zohoRefundPayload
-	dec := json.NewDecoder(strings.NewReader(string(job.Payload)))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("zoho_sync_refund: malformed payload: %w", err)
+	p, err := store.DecodeJobArgs[store.ZohoSyncRefundArgs](job)
+	if err != nil {
+		return nil, err
 	}
-	total, terr := p.AmountRefundedTotal.Int64()
-	amount, aerr := p.RefundAmount.Int64()
-	if p.OrderID == "" || p.ChargeID == "" || terr != nil || aerr != nil || amount <= 0 || p.Currency == "" {
+	total, amount := p.AmountRefundedTotal, p.RefundAmount
+	if p.OrderID == "" || p.ChargeID == "" || total < amount || amount <= 0 || p.Currency == "" {
 		return nil, fmt.Errorf("zoho_sync_refund: payload needs order_id, charge_id, amount_refunded_total, a positive refund_amount and currency")
 	}
 	c, err := z.start(ctx)
@@ -360,7 +345,7 @@ type zohoRefundResult struct {
 	ZohoRefundID  string `json:"zoho_refund_id"`
 }
 
-func (z *ZohoSync) bookRefund(ctx context.Context, c *zohobooks.Client, p zohoRefundPayload, total, amount int64) (zohoRefundResult, error) {
+func (z *ZohoSync) bookRefund(ctx context.Context, c *zohobooks.Client, p store.ZohoSyncRefundArgs, total, amount int64) (zohoRefundResult, error) {
 	ref := fmt.Sprintf("refund:%s:%d", p.ChargeID, total)
 	res := zohoRefundResult{OrderID: p.OrderID, Reference: ref}
 	if done, ok, err := z.db.GetZohoRefund(ctx, ref); err != nil || ok {

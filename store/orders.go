@@ -24,6 +24,16 @@ const (
 	PaymentRefunded          = "refunded"
 )
 
+// OrderStatuses lists every order status (orders.status's CHECK holds the same list).
+func OrderStatuses() []string {
+	return []string{OrderPending, OrderPaid, OrderFailed, OrderCancelled, OrderExpired}
+}
+
+// PaymentStatuses lists every payment status in the order they move (orders.payment_status).
+func PaymentStatuses() []string {
+	return []string{PaymentUnpaid, PaymentPaid, PaymentPartiallyRefunded, PaymentRefunded}
+}
+
 // MaxOrderLines and MaxLineQuantity bound a checkout.
 const (
 	MaxOrderLines   = 100
@@ -165,7 +175,7 @@ func (tx *Tx) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		}
 	}
 	total := o.TotalAmount
-	_, _, err = tx.InsertEvent(ctx, Event{Source: "web", SourceEventID: "checkout_started:" + o.ID, Name: "checkout_started",
+	_, _, err = tx.InsertEvent(ctx, Event{Source: "web", SourceEventID: "checkout_started:" + o.ID, Name: EventCheckoutStarted,
 		CompanyID: o.CompanyID, ContactID: o.ContactID, OfferKey: o.OfferKey, CampaignKey: o.CampaignKey,
 		Value: &total, Currency: o.Currency, Meta: map[string]any{"order_id": o.ID, "items": len(o.Items)}})
 	return o, err

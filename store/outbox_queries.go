@@ -27,8 +27,8 @@ type JobFilter struct {
 
 // ListJobs lists jobs newest first.
 func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
-	if f.Status != "" && !slices.Contains(JobStatuses, f.Status) {
-		return nil, Errorf(EINVALID, "unknown job status %q (want one of %s)", f.Status, strings.Join(JobStatuses, ", "))
+	if f.Status != "" && !slices.Contains(JobStatuses(), f.Status) {
+		return nil, Errorf(EINVALID, "unknown job status %q (want one of %s)", f.Status, strings.Join(JobStatuses(), ", "))
 	}
 	limit := f.Limit
 	if limit <= 0 {
