@@ -85,7 +85,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httpr
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", d)
+	s.render(w, r, http.StatusOK, pageDashboard, "Dashboard", d)
 }
 
 // outboxSummary counts jobs by status (lifecycle order) and lists the newest dead and failed.
@@ -355,3 +355,16 @@ func formatMoneyWhole(amount int64, currency string) string {
 	}
 	return s
 }
+
+// The dashboard, and its replication and Zoho-alert actions (admin only).
+var (
+	pageDashboard = declarePage(adminPage{key: pageKey{"dashboard"}, nav: "Dashboard", navPath: "/admin", navOrder: 10, navRole: roleStaff})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin", role: roleStaff, handle: (*Server).handleDashboard},
+		adminRoute{method: http.MethodPost, path: "/admin/replication/sync", role: roleAdmin,
+			deny: "Only admins can act on replication.", handle: (*Server).handleReplicationSync},
+		adminRoute{method: http.MethodPost, path: "/admin/alerts/zoho/clear", role: roleAdmin,
+			deny: "Only admins can change integration settings.", handle: (*Server).handleZohoAlertClear},
+	)
+)

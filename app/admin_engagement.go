@@ -96,7 +96,7 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httpro
 			return
 		}
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, status, "timeline", "Timeline", page)
+		s.render(w, r, status, pageTimeline, "Timeline", page)
 		return
 	}
 	f.Limit = timelinePageSize + 1
@@ -113,7 +113,7 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httpro
 		page.NewestURL = withQuery("/admin/timeline", q, "after", "")
 	}
 	page.Events = events
-	s.render(w, r, http.StatusOK, "timeline", "Timeline", page)
+	s.render(w, r, http.StatusOK, pageTimeline, "Timeline", page)
 }
 
 // suggestionsPageSize is how many suggestions a page shows.
@@ -219,7 +219,7 @@ func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ htt
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "suggestions", "Suggestions", page)
+	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 
 // offerKeyring parses TOKEN_SECRET for minting links from the admin UI.
@@ -287,7 +287,7 @@ func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ 
 	}
 	page.Link = &mintedLink{CompanyID: co.ID, CompanyName: co.Name, OfferKey: offerKey,
 		URL: strings.TrimRight(s.cfg.BaseURL, "/") + "/x/" + token, ExpiresAt: now.Add(offertoken.DefaultTTL)}
-	s.render(w, r, http.StatusOK, "suggestions", "Suggestions", page)
+	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 
 // handleSuggestionSend queues the offer e-mail to the company's consenting contacts through
@@ -318,7 +318,7 @@ func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ 
 		return
 	}
 	page.Report, page.ReportFrom = &rep, companyID
-	s.render(w, r, http.StatusOK, "suggestions", "Suggestions", page)
+	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 
 // backQuery is the query of the suggestions page a form was posted from (its "back" field), so
@@ -367,7 +367,7 @@ func (s *Server) handleCompanies(w http.ResponseWriter, r *http.Request, _ httpr
 	if offset > 0 {
 		page.PrevURL = withQuery("/admin/companies", q, "offset", strconv.Itoa(max(0, offset-companiesPageSize)))
 	}
-	s.render(w, r, http.StatusOK, "companies", "Companies", page)
+	s.render(w, r, http.StatusOK, pageCompanies, "Companies", page)
 }
 
 type companyPage struct {
@@ -429,5 +429,22 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 	if _, err := s.offerKeyring(); err != nil {
 		page.LinkNote = "Offer links are not available: " + err.Error() + "."
 	}
-	s.render(w, r, http.StatusOK, "company", page.Company.Name, page)
+	s.render(w, r, http.StatusOK, pageCompany, page.Company.Name, page)
 }
+
+// The engagement pages and their offer actions (staff may send offers and mint links).
+var (
+	pageTimeline    = declarePage(adminPage{key: pageKey{"timeline"}, nav: "Timeline", navPath: "/admin/timeline", navOrder: 20, navRole: roleStaff})
+	pageSuggestions = declarePage(adminPage{key: pageKey{"suggestions"}, nav: "Suggestions", navPath: "/admin/suggestions", navOrder: 30, navRole: roleStaff})
+	pageCompanies   = declarePage(adminPage{key: pageKey{"companies"}, nav: "Companies", navPath: "/admin/companies", navOrder: 40, navRole: roleStaff})
+	pageCompany     = declarePage(adminPage{key: pageKey{"company"}})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin/timeline", role: roleStaff, handle: (*Server).handleTimeline},
+		adminRoute{method: http.MethodGet, path: "/admin/suggestions", role: roleStaff, handle: (*Server).handleSuggestions},
+		adminRoute{method: http.MethodPost, path: "/admin/suggestions/send", role: roleStaff, handle: (*Server).handleSuggestionSend},
+		adminRoute{method: http.MethodPost, path: "/admin/suggestions/link", role: roleStaff, handle: (*Server).handleSuggestionLink},
+		adminRoute{method: http.MethodGet, path: "/admin/companies", role: roleStaff, handle: (*Server).handleCompanies},
+		adminRoute{method: http.MethodGet, path: "/admin/companies/:id", role: roleStaff, handle: (*Server).handleCompany},
+	)
+)

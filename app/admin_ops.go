@@ -53,7 +53,7 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, statusOf(err), "orders", "Orders", page)
+		s.render(w, r, statusOf(err), pageOrders, "Orders", page)
 		return
 	}
 	ctx := r.Context()
@@ -72,7 +72,7 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprout
 	if f.After.OrderID != "" {
 		page.NewestURL = withQuery("/admin/orders", q, "after", "")
 	}
-	s.render(w, r, http.StatusOK, "orders", "Orders", page)
+	s.render(w, r, http.StatusOK, pageOrders, "Orders", page)
 }
 
 type outboxPage struct {
@@ -120,7 +120,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 	before, err := queryInt(q, "before", 0, 0, 1<<62)
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, http.StatusBadRequest, "outbox", "Outbox", page)
+		s.render(w, r, http.StatusBadRequest, pageOutbox, "Outbox", page)
 		return
 	}
 	jobs, err := s.db.ListJobs(ctx, store.JobFilter{Status: page.Status, Type: page.Type, BeforeID: int64(before),
@@ -128,7 +128,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 	if err != nil {
 		if store.ErrorCode(err) == store.EINVALID {
 			page.Message = store.ErrorMessage(err)
-			s.render(w, r, http.StatusBadRequest, "outbox", "Outbox", page)
+			s.render(w, r, http.StatusBadRequest, pageOutbox, "Outbox", page)
 			return
 		}
 		s.renderError(w, r, err)
@@ -142,7 +142,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 		page.NewestURL = withQuery("/admin/outbox", q, "before", "")
 	}
 	page.Jobs = jobs
-	s.render(w, r, http.StatusOK, "outbox", "Outbox", page)
+	s.render(w, r, http.StatusOK, pageOutbox, "Outbox", page)
 }
 
 // outboxCountTable lays JobCounts out as one row per job type, a column per status.
@@ -194,7 +194,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request, ps httprouter
 	page := jobPage{Job: job,
 		CanRetry:  job.Status == store.JobFailed || job.Status == store.JobDead,
 		CanCancel: job.Status == store.JobPending || job.Status == store.JobFailed || job.Status == store.JobDead}
-	s.render(w, r, http.StatusOK, "job", fmt.Sprintf("Job #%d", job.ID), page)
+	s.render(w, r, http.StatusOK, pageJob, fmt.Sprintf("Job #%d", job.ID), page)
 }
 
 // retryJob makes a failed or dead job due now and records who did it, in one transaction,
@@ -273,7 +273,7 @@ func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httpro
 	before, err := queryInt(q, "before", 0, 0, 1<<62)
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, http.StatusBadRequest, "webhooks", "Webhook deliveries", page)
+		s.render(w, r, http.StatusBadRequest, pageWebhooks, "Webhook deliveries", page)
 		return
 	}
 	list, err := s.db.ListAdminDeliveries(r.Context(), store.AdminDeliveryFilter{Provider: page.Provider,
@@ -290,7 +290,7 @@ func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httpro
 		page.NewestURL = withQuery("/admin/webhooks", q, "before", "")
 	}
 	page.Deliveries = list
-	s.render(w, r, http.StatusOK, "webhooks", "Webhook deliveries", page)
+	s.render(w, r, http.StatusOK, pageWebhooks, "Webhook deliveries", page)
 }
 
 type webhookPage struct {
@@ -332,7 +332,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request, ps httpro
 	}
 	page := webhookPage{Delivery: d, BodyJSON: prettyJSON(d.Body)}
 	page.CanReplay, page.Why = replayable(d)
-	s.render(w, r, http.StatusOK, "webhook", fmt.Sprintf("Webhook delivery #%d", d.ID), page)
+	s.render(w, r, http.StatusOK, pageWebhook, fmt.Sprintf("Webhook delivery #%d", d.ID), page)
 }
 
 // handleWebhookReplay feeds a stored Stripe delivery's body through the same code path as the
@@ -374,3 +374,28 @@ func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps 
 	}
 	s.redirectNotice(w, r, fmt.Sprintf("/admin/webhooks/%d", id), msg)
 }
+
+// The operations pages: staff read them and retry failed jobs; cancelling jobs, running the
+// outbox and replaying webhooks are for admins.
+var (
+	pageOrders   = declarePage(adminPage{key: pageKey{"orders"}, nav: "Orders", navPath: "/admin/orders", navOrder: 50, navRole: roleStaff})
+	pageOutbox   = declarePage(adminPage{key: pageKey{"outbox"}, nav: "Outbox", navPath: "/admin/outbox", navOrder: 60, navRole: roleStaff})
+	pageJob      = declarePage(adminPage{key: pageKey{"job"}})
+	pageWebhooks = declarePage(adminPage{key: pageKey{"webhooks"}, nav: "Webhooks", navPath: "/admin/webhooks", navOrder: 70, navRole: roleStaff})
+	pageWebhook  = declarePage(adminPage{key: pageKey{"webhook"}})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin/orders", role: roleStaff, handle: (*Server).handleOrders},
+		adminRoute{method: http.MethodGet, path: "/admin/outbox", role: roleStaff, handle: (*Server).handleOutbox},
+		adminRoute{method: http.MethodPost, path: "/admin/outbox/run", role: roleAdmin,
+			deny: "Only admins can run the outbox.", handle: (*Server).handleOutboxRunNow},
+		adminRoute{method: http.MethodGet, path: "/admin/jobs/:id", role: roleStaff, handle: (*Server).handleJob},
+		adminRoute{method: http.MethodPost, path: "/admin/jobs/:id/retry", role: roleStaff, handle: (*Server).handleJobRetry},
+		adminRoute{method: http.MethodPost, path: "/admin/jobs/:id/cancel", role: roleAdmin,
+			deny: "Only admins can cancel jobs.", handle: (*Server).handleJobCancel},
+		adminRoute{method: http.MethodGet, path: "/admin/webhooks", role: roleStaff, handle: (*Server).handleWebhooks},
+		adminRoute{method: http.MethodGet, path: "/admin/webhooks/:id", role: roleStaff, handle: (*Server).handleWebhook},
+		adminRoute{method: http.MethodPost, path: "/admin/webhooks/:id/replay", role: roleAdmin,
+			deny: "Only admins can replay webhooks.", handle: (*Server).handleWebhookReplay},
+	)
+)

@@ -79,8 +79,14 @@ func (s *Server) offerRoutes() {
 	s.handle(http.MethodPost, "/x/checkout", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleCheckout)))
 	s.handleFunc(http.MethodGet, "/preferences/:token", h.handlePreferences)
 	s.handleFunc(http.MethodPost, "/preferences/:token", h.handleUpdatePreferences)
-	s.handle(http.MethodPost, "/api/admin/offers/send", s.requireAdminAPI(http.HandlerFunc(h.handleSend)))
+	s.offers = h
 }
+
+// POST /api/admin/offers/send is declared with the admin API (staff may send offers).
+var _ = declareAdminRoutes(adminRoute{method: http.MethodPost, path: "/api/admin/offers/send", role: roleStaff, api: true,
+	handle: func(s *Server, w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		s.offers.handleSend(w, r)
+	}})
 
 func newOfferHandlers(s *Server) *offerHandlers {
 	h := &offerHandlers{s: s}

@@ -32,6 +32,7 @@ type Server struct {
 	// feature sets it. Checkout uses it for fields the request leaves out.
 	offerSession func(r *http.Request) (companyID, contactID string, ok bool)
 	stripe       *stripeService
+	offers       *offerHandlers // set by offerRoutes
 	// admin is the staff UI's state (templates, CSRF check, sign-in throttle); replicator is
 	// set by Serve when replication runs, for the dashboard's status and "sync now".
 	admin      *adminUI
