@@ -39,6 +39,8 @@ type Server struct {
 	replicator *store.Replicator
 
 	http *http.Server
+	// registered lists the routes as "METHOD /pattern" (Routes).
+	registered []string
 }
 
 // NewServer builds the server and its routes. It starts nothing: Start and Shutdown do.
