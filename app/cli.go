@@ -31,7 +31,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTP server, worker and scheduler", runServe},
 		{"migrate", "apply pending database migrations and exit", runMigrate},
-		{"import", "import a CSV file: import {" + strings.Join(ImportKinds, "|") + "} FILE.csv", runImport},
+		{"import", "import a CSV file: import {" + strings.Join(ImportKinds(), "|") + "} FILE.csv", runImport},
 		{"demo", "load the demo catalogue, companies and history into the database", runDemo},
 		{"outbox", "inspect and drive the outbox: outbox list|retry ID|cancel ID|run", runOutbox},
 		{"stripe", "Stripe maintenance: stripe reconcile [--since T] applies missed events", runStripe},
@@ -148,7 +148,7 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 
 func runImport(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
-	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds, "|")+"} FILE.csv [flags]\n\n"+
+	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds(), "|")+"} FILE.csv [flags]\n\n"+
 		"Loads one CSV file in a single transaction; on any bad row nothing is imported.\n"+
 		"Re-importing the same file changes nothing. See the README for each file's columns.", cfg)
 	if err := parseFlags(fs, args); err != nil {
@@ -160,7 +160,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 		return errUsage
 	}
 	if _, ok := importSpecs[rest[0]]; !ok {
-		return fmt.Errorf("unknown import kind %q (expected one of %s)", rest[0], strings.Join(ImportKinds, ", "))
+		return fmt.Errorf("unknown import kind %q (expected one of %s)", rest[0], strings.Join(ImportKinds(), ", "))
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

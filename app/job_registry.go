@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/technifold/technifold/store"
 )
@@ -20,6 +23,21 @@ type Handler func(ctx context.Context, job store.Job) (result any, err error)
 type Registry struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	metrics  []prometheus.Collector // the handlers' own metrics, for the server's registry
+}
+
+// addMetrics keeps metrics of the registered handlers for the server to expose.
+func (r *Registry) addMetrics(c ...prometheus.Collector) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.metrics = append(r.metrics, c...)
+}
+
+// Metrics are the registered handlers' own metrics.
+func (r *Registry) Metrics() []prometheus.Collector {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.metrics)
 }
 
 // registerJob registers h as the handler of A's kind: the kind comes from the payload type

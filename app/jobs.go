@@ -17,5 +17,6 @@ func registerJobHandlers(reg *Registry, cfg *Config, db *store.DB, logger *slog.
 	zoho := NewZohoSync(cfg, db, logger)
 	registerJob[store.ZohoSyncOrderArgs](reg, zoho.SyncOrder)
 	registerJob[store.ZohoSyncRefundArgs](reg, zoho.SyncRefund)
+	reg.addMetrics(zoho.authFailures)
 	return reg.CheckDeclared()
 }

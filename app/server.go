@@ -47,7 +47,11 @@ type Server struct {
 func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, db: db, logger: logger, router: httprouter.New(), registry: prometheus.NewRegistry()}
 	s.metrics = newHTTPMetrics(s.registry)
+	// The server's own registry holds every metric, the Go runtime and process collectors
+	// included (the names the default registry would give them); nothing is global.
 	s.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.Read(), "read"),
 		NewOutboxCollector(db),
 		newStoreCollector(db),
@@ -57,6 +61,7 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 	s.worker = NewWorker(db, s.jobs, WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: logger})
+	s.registry.MustRegister(append(s.jobs.Metrics(), s.worker.metrics.collectors()...)...)
 	admin, err := newAdminUI(cfg, db.Now)
 	if err != nil {
 		return nil, err
@@ -112,8 +117,7 @@ func (s *Server) routes() {
 	})
 	s.handleFunc(http.MethodGet, "/healthz", s.handleHealthz)
 	s.handleFunc(http.MethodGet, "/readyz", s.handleReadyz)
-	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(
-		prometheus.Gatherers{s.registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{}))
+	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.handle(http.MethodPost, "/api/outbox/run", OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger))
 	s.handleFunc(http.MethodPost, "/api/zoho/webhook", s.handleZohoWebhook)
 	s.stripeRoutes()

@@ -123,10 +123,10 @@ func enqueueZohoJob(t testing.TB, db *store.DB, j store.NewJob) int64 {
 	return id
 }
 
-func zohoAuthFailureCount(t testing.TB) float64 {
+func zohoAuthFailureCount(t testing.TB, z *ZohoSync) float64 {
 	t.Helper()
 	var m dto.Metric
-	if err := zohoAuthFailures.Write(&m); err != nil {
+	if err := z.authFailures.Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
@@ -145,7 +145,7 @@ func TestZohoAuthFailureStopsTheSync(t *testing.T) {
 		e.seedPaidOrder(t, zohoOrderSeed{order: id, company: "CO1", contact: "K1", lines: []zohoLine{{code: "C1", qty: 1, unit: 100}}})
 		enqueueZohoJob(t, e.db, store.NewJob{Type: store.JobZohoSyncOrder, Payload: store.ZohoSyncOrderArgs{OrderID: id}})
 	}
-	before := zohoAuthFailureCount(t)
+	before := zohoAuthFailureCount(t, e.sync)
 	w := NewWorker(e.db, reg, WorkerOptions{Concurrency: 1, Logger: quietLogger()})
 	if _, _, err := w.RunDue(ctx, 20*time.Second); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestZohoAuthFailureStopsTheSync(t *testing.T) {
 	if err != nil || alert == nil || !strings.Contains(alert.Message, "invalid_client") || !alert.At.Equal(e.clock.Now()) {
 		t.Fatalf("alert: %+v, %v", alert, err)
 	}
-	if got := zohoAuthFailureCount(t) - before; got != 1 {
+	if got := zohoAuthFailureCount(t, e.sync) - before; got != 1 {
 		t.Errorf("technifold_zoho_auth_failures_total rose by %v, want 1 (the second job never called Zoho)", got)
 	}
 	jobs, _ := e.db.ListJobs(ctx, store.JobFilter{})

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/technifold/technifold/app/zohobooks"
 	"github.com/technifold/technifold/store"
@@ -45,10 +44,13 @@ const (
 	zohoMintRetry = 2 * time.Minute
 )
 
-var zohoAuthFailures = promauto.NewCounter(prometheus.CounterOpts{
-	Name: "technifold_zoho_auth_failures_total",
-	Help: "Zoho Books calls refused for bad credentials (invalid_code, invalid_client); the sync stops until the alert is cleared.",
-})
+// newZohoAuthFailures is the counter of refused credentials; the server registers it.
+func newZohoAuthFailures() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "technifold_zoho_auth_failures_total",
+		Help: "Zoho Books calls refused for bad credentials (invalid_code, invalid_client); the sync stops until the alert is cleared.",
+	})
+}
 
 // ZohoSync runs the Zoho Books jobs. All its calls go through one Books client per process, so
 // they share one rate limiter (ZOHO_RATE_PER_MINUTE) and one access token.
@@ -56,6 +58,8 @@ type ZohoSync struct {
 	cfg    *Config
 	db     *store.DB
 	logger *slog.Logger
+	// authFailures counts refused credentials (technifold_zoho_auth_failures_total).
+	authFailures prometheus.Counter
 
 	mu     sync.Mutex
 	client *zohobooks.Client // built on first use; tests set it
@@ -69,7 +73,7 @@ func NewZohoSync(cfg *Config, db *store.DB, logger *slog.Logger) *ZohoSync {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &ZohoSync{cfg: cfg, db: db, logger: logger}
+	return &ZohoSync{cfg: cfg, db: db, logger: logger, authFailures: newZohoAuthFailures()}
 }
 
 // zohoClientKey identifies a Books client: one per configuration and database in the process.
@@ -257,7 +261,7 @@ func (z *ZohoSync) pause(ctx context.Context, until time.Time) error {
 
 // raiseAuthAlert records the alert for the admin dashboard, logs it and counts it.
 func (z *ZohoSync) raiseAuthAlert(ctx context.Context, jobType string, cause error) {
-	zohoAuthFailures.Inc()
+	z.authFailures.Inc()
 	z.logger.Error("zoho books refused the credentials: the sync is stopped until an admin fixes them and clears the alert",
 		"error", cause, "job_type", jobType)
 	a := ZohoAuthAlert{Message: cause.Error(), At: z.db.Now(), JobType: jobType, Credentials: z.credentialsFingerprint()}
