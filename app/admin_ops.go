@@ -17,7 +17,14 @@ import (
 
 // The operations pages: orders, the outbox and its jobs, webhook deliveries.
 
-var orderStatuses = []string{"pending", "paid", "failed", "cancelled", "expired"}
+// orderStatuses are the order statuses (declared in store), for the orders filter.
+func orderStatuses() []string {
+	var out []string
+	for _, st := range store.OrderStatuses() {
+		out = append(out, string(st))
+	}
+	return out
+}
 
 type ordersPage struct {
 	Status, Company, From, To string
@@ -36,11 +43,11 @@ const ordersPageSize = 50
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	page := ordersPage{Status: q.Get("status"), Company: strings.TrimSpace(q.Get("company")), From: q.Get("from"),
-		To: q.Get("to"), Statuses: orderStatuses, HasZoho: s.cfg.ZohoOrganizationID != ""}
+		To: q.Get("to"), Statuses: orderStatuses(), HasZoho: s.cfg.ZohoOrganizationID != ""}
 	f := store.AdminOrderFilter{Status: page.Status, CompanyID: page.Company, Limit: ordersPageSize + 1}
 	var err error
-	if f.Status != "" && !slices.Contains(orderStatuses, f.Status) {
-		err = invalidf("status must be one of %s", strings.Join(orderStatuses, ", "))
+	if f.Status != "" && !slices.Contains(orderStatuses(), f.Status) {
+		err = invalidf("status must be one of %s", strings.Join(orderStatuses(), ", "))
 	}
 	if err == nil {
 		f.From, err = queryDate(q, "from", false)

@@ -26,7 +26,7 @@ func (s *Server) handleOrderStatus(w http.ResponseWriter, r *http.Request, _ htt
 		writeError(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"order_id": o.ID, "status": o.Status, "payment_status": o.PaymentStatus})
+	writeJSON(w, http.StatusOK, map[string]string{"order_id": o.ID, "status": string(o.Status), "payment_status": string(o.PaymentStatus)})
 }
 
 // handleCheckoutSuccess is where Stripe sends the buyer after paying. The webhook may not have

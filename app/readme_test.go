@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/technifold/technifold/store"
 )
 
 // The README's configuration and route tables are written by hand; these tests keep them
@@ -138,6 +140,16 @@ func TestReadmeRouteTableMatchesTheRouter(t *testing.T) {
 	for _, r := range documented {
 		if !slices.Contains(registered, r) {
 			t.Errorf("README's route table names %s, which the server does not register", r)
+		}
+	}
+}
+
+// The README's Jobs section names every declared job kind.
+func TestReadmeNamesEveryJobKind(t *testing.T) {
+	text := strings.Join(readmeSection(t, "Jobs"), "\n")
+	for _, k := range store.JobKinds() {
+		if !strings.Contains(text, "`"+string(k.Kind)+"`") {
+			t.Errorf("README's Jobs section does not name %s", k.Kind)
 		}
 	}
 }

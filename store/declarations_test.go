@@ -73,6 +73,14 @@ func checkValues(t *testing.T, db *DB, table, column string) []string {
 	return slices.Compact(out)
 }
 
+func strs[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
 func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	sort.Strings(out)
@@ -85,8 +93,8 @@ func TestDeclaredStatusesMatchTheSchemaChecks(t *testing.T) {
 		table, column string
 		declared      []string
 	}{
-		{"orders", "status", OrderStatuses()},
-		{"orders", "payment_status", PaymentStatuses()},
+		{"orders", "status", strs(OrderStatuses())},
+		{"orders", "payment_status", strs(PaymentStatuses())},
 		{"outbox", "status", JobStatuses()},
 		{"webhook_deliveries", "status", []string{DeliveryProcessed, DeliveryDuplicate, DeliveryIgnored, DeliveryRejected, DeliveryFailed}},
 		{"users", "role", []string{RoleAdmin, RoleStaff}},

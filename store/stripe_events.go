@@ -332,7 +332,18 @@ func (s stripeTx) markPaid(ctx context.Context, o *Order, at time.Time) error {
 	return nil
 }
 
-var paymentRank = map[string]int{PaymentUnpaid: 0, PaymentPaid: 1, PaymentPartiallyRefunded: 2, PaymentRefunded: 3}
+// rank is how far a payment status has moved (its position in PaymentStatuses).
+func (p PaymentStatus) rank() int {
+	switch p {
+	case PaymentPaid:
+		return 1
+	case PaymentPartiallyRefunded:
+		return 2
+	case PaymentRefunded:
+		return 3
+	}
+	return 0
+}
 
 // settlePaymentStatus derives a paid order's payment status from its refunds, never moving it
 // back. An order that is not paid keeps "unpaid" (its refunds wait for the payment).
@@ -347,7 +358,7 @@ func (o *Order) settlePaymentStatus(fullyRefunded bool) {
 			want = PaymentRefunded
 		}
 	}
-	if paymentRank[want] > paymentRank[o.PaymentStatus] {
+	if want.rank() > o.PaymentStatus.rank() {
 		o.PaymentStatus = want
 	}
 }
