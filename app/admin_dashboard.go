@@ -35,7 +35,7 @@ type dashboardPage struct {
 }
 
 type statusCount struct {
-	Status string
+	Status store.JobStatus
 	N      int
 }
 
@@ -103,7 +103,7 @@ func (s *Server) outboxSummary(ctx context.Context) ([]statusCount, []store.Job,
 		out = append(out, statusCount{Status: st, N: n})
 	}
 	var problems []store.Job
-	for _, st := range []string{store.JobDead, store.JobFailed} {
+	for _, st := range []store.JobStatus{store.JobDead, store.JobFailed} {
 		jobs, err := s.db.ListJobs(ctx, store.JobFilter{Status: st, Limit: 10})
 		if err != nil {
 			return nil, nil, err

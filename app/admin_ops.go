@@ -83,15 +83,16 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprout
 }
 
 type outboxPage struct {
-	Status, Type string
-	Statuses     []string
-	Types        []string
-	Counts       []outboxTypeCounts
-	Totals       []int
-	Jobs         []store.Job
-	NextURL      string
-	NewestURL    string
-	Message      string
+	Status    store.JobStatus
+	Type      string
+	Statuses  []store.JobStatus
+	Types     []string
+	Counts    []outboxTypeCounts
+	Totals    []int
+	Jobs      []store.Job
+	NextURL   string
+	NewestURL string
+	Message   string
 }
 
 func (p outboxPage) errorText() string { return p.Message }
@@ -106,7 +107,7 @@ const outboxPageSize = 50
 func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	page := outboxPage{Status: q.Get("status"), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses()}
+	page := outboxPage{Status: store.JobStatus(q.Get("status")), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses()}
 	counts, err := s.db.JobCounts(ctx)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -153,7 +154,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 }
 
 // outboxCountTable lays JobCounts out as one row per job type, a column per status.
-func outboxCountTable(counts map[string]map[string]int) ([]outboxTypeCounts, []int) {
+func outboxCountTable(counts map[store.JobStatus]map[string]int) ([]outboxTypeCounts, []int) {
 	byType := map[string][]int{}
 	totals := make([]int, len(store.JobStatuses()))
 	for i, st := range store.JobStatuses() {

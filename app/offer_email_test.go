@@ -177,7 +177,7 @@ func (e *offerEnv) runJobs(t *testing.T) {
 	}
 }
 
-func (e *offerEnv) jobResult(t *testing.T, id int64) (status, result, lastError string) {
+func (e *offerEnv) jobResult(t *testing.T, id int64) (status store.JobStatus, result, lastError string) {
 	t.Helper()
 	var res, lastErr *string
 	if err := e.db.Read().QueryRow(`SELECT status, result, last_error FROM outbox WHERE id = ?`, id).Scan(&status, &res, &lastErr); err != nil {

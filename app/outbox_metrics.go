@@ -90,7 +90,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for status, byType := range counts {
 		for typ, n := range byType {
-			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(n), status, typ)
+			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(n), string(status), typ)
 		}
 	}
 	next, ok, err := c.db.NextDueAt(ctx)

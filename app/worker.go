@@ -466,7 +466,7 @@ func (s *session) recordFailure(j store.Job, herr error, took time.Duration) {
 	}
 	s.processed.Add(1)
 	s.failed.Add(1)
-	w.metrics.processed.WithLabelValues(j.JobType, status).Inc()
+	w.metrics.processed.WithLabelValues(j.JobType, string(status)).Inc()
 	if status == store.JobDead {
 		w.log.Error("outbox job is dead: no attempts left", append(attrs, "error", msg)...)
 		return
@@ -529,7 +529,7 @@ func (s *session) writeCompletions(batch []completion) {
 			continue
 		}
 		s.processed.Add(1)
-		w.metrics.processed.WithLabelValues(j.JobType, store.JobCompleted).Inc()
+		w.metrics.processed.WithLabelValues(j.JobType, string(store.JobCompleted)).Inc()
 		w.log.Info("outbox job completed", "job_id", j.ID, "job_type", j.JobType, "attempt", j.Attempts,
 			"duration_ms", c.took.Milliseconds())
 	}

@@ -99,7 +99,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		name        string
 		handler     Handler // nil: no handler registered
 		maxAttempts int
-		status      string
+		status      store.JobStatus
 		attempts    int
 		lastError   string
 		failed      int

@@ -95,7 +95,7 @@ func TestDeclaredStatusesMatchTheSchemaChecks(t *testing.T) {
 	}{
 		{"orders", "status", strs(OrderStatuses())},
 		{"orders", "payment_status", strs(PaymentStatuses())},
-		{"outbox", "status", JobStatuses()},
+		{"outbox", "status", strs(JobStatuses())},
 		{"webhook_deliveries", "status", []string{DeliveryProcessed, DeliveryDuplicate, DeliveryIgnored, DeliveryRejected, DeliveryFailed}},
 		{"users", "role", []string{RoleAdmin, RoleStaff}},
 		{"contacts", "marketing_status", []string{MarketingSubscribed, MarketingUnsubscribed, MarketingBounced, MarketingPending}},

@@ -12,20 +12,23 @@ import (
 	"time"
 )
 
-// Job statuses: the outbox's state machine (DESIGN §5).
+// JobStatus is a job's state in the outbox's state machine (DESIGN §5; outbox.status).
+type JobStatus string
+
+// Job statuses.
 const (
-	JobPending    = "pending"
-	JobProcessing = "processing"
-	JobCompleted  = "completed"
-	JobFailed     = "failed"
-	JobDead       = "dead"
-	JobCancelled  = "cancelled"
+	JobPending    JobStatus = "pending"
+	JobProcessing JobStatus = "processing"
+	JobCompleted  JobStatus = "completed"
+	JobFailed     JobStatus = "failed"
+	JobDead       JobStatus = "dead"
+	JobCancelled  JobStatus = "cancelled"
 )
 
 // JobStatuses lists every status in lifecycle order (a fresh slice; outbox.status's CHECK
 // holds the same list, which TestDeclaredListsMatchTheSchema keeps in step).
-func JobStatuses() []string {
-	return []string{JobPending, JobProcessing, JobCompleted, JobFailed, JobDead, JobCancelled}
+func JobStatuses() []JobStatus {
+	return []JobStatus{JobPending, JobProcessing, JobCompleted, JobFailed, JobDead, JobCancelled}
 }
 
 // DefaultMaxAttempts is how many attempts a job gets unless NewJob says otherwise.
@@ -59,7 +62,7 @@ type Job struct {
 	ID              int64           `json:"id"`
 	JobType         string          `json:"job_type"`
 	Payload         json.RawMessage `json:"payload"`
-	Status          string          `json:"status"`
+	Status          JobStatus       `json:"status"`
 	Attempts        int             `json:"attempts"`
 	MaxAttempts     int             `json:"max_attempts"`
 	ScheduledFor    time.Time       `json:"scheduled_for"`
@@ -256,7 +259,7 @@ func (db *DB) ClaimJobs(ctx context.Context, workerID string, lease time.Duratio
 		order = map[int64]int{}
 		for rows.Next() {
 			var id int64
-			var status string
+			var status JobStatus
 			var spent bool
 			if err := rows.Scan(&id, &status, &spent); err != nil {
 				rows.Close()
@@ -391,7 +394,7 @@ func (db *DB) CompleteJobs(ctx context.Context, cs []Completion) (errs []error, 
 
 // FailJob records a failed attempt: the error joins the job's history, and the job is retried
 // after its kind's backoff (RetryDelay by default) — or is dead once it has used max_attempts. Lease holder only.
-func (db *DB) FailJob(ctx context.Context, id int64, attempt int, workerID, errMsg string) (status string, err error) {
+func (db *DB) FailJob(ctx context.Context, id int64, attempt int, workerID, errMsg string) (status JobStatus, err error) {
 	if errMsg == "" {
 		errMsg = "failed without an error message"
 	}
@@ -499,8 +502,8 @@ func mustChange(res sql.Result, err error, id int64, attempt int) error {
 }
 
 // jobStatus reads a job's status inside tx; ENOTFOUND when there is no such job.
-func (tx *Tx) jobStatus(ctx context.Context, id int64) (string, error) {
-	var status string
+func (tx *Tx) jobStatus(ctx context.Context, id int64) (JobStatus, error) {
+	var status JobStatus
 	err := tx.QueryRowContext(ctx, `SELECT status FROM outbox WHERE id = ?`, id).Scan(&status)
 	if IsNoRows(err) {
 		return "", Errorf(ENOTFOUND, "job %d not found", id)

@@ -61,7 +61,7 @@ func TestFailRetrySchedule(t *testing.T) {
 
 	steps := []struct {
 		attempt int
-		status  string
+		status  JobStatus
 		delay   time.Duration
 	}{
 		{1, JobFailed, 5 * time.Minute},
@@ -127,7 +127,7 @@ func TestCancelJob(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		status  string
+		status  JobStatus
 		code    string
 		message string
 	}{
@@ -139,9 +139,9 @@ func TestCancelJob(t *testing.T) {
 		{JobCancelled, ECONFLICT, "already cancelled"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.status, func(t *testing.T) {
+		t.Run(string(tt.status), func(t *testing.T) {
 			id := mustEnqueue(t, db, NewJob{Type: "t"})
-			setStatus(id, tt.status)
+			setStatus(id, string(tt.status))
 			err := db.CancelJob(ctx, id)
 			wantCode(t, err, tt.code)
 			if err != nil && !strings.Contains(err.Error(), tt.message) {
@@ -525,7 +525,7 @@ func TestListJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]map[string]int{JobPending: {"a": 2, "b": 2}, JobCancelled: {"a": 1}}
+	want := map[JobStatus]map[string]int{JobPending: {"a": 2, "b": 2}, JobCancelled: {"a": 1}}
 	if !reflect.DeepEqual(counts, want) {
 		t.Fatalf("counts = %v, want %v", counts, want)
 	}
