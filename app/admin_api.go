@@ -27,8 +27,8 @@ func (s *Server) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request,
 	}
 	f := store.FeedFilter{CompanyID: strings.TrimSpace(q.Get("company_id")), ContactID: strings.TrimSpace(q.Get("contact_id")),
 		Source: q.Get("source"), EventName: strings.TrimSpace(q.Get("event_name")), Limit: limit + 1}
-	if f.Source != "" && !slices.Contains(eventSources, f.Source) {
-		err = invalidf("source must be one of %s", strings.Join(eventSources, ", "))
+	if f.Source != "" && !slices.Contains(eventSources(), f.Source) {
+		err = invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
 	}
 	if err == nil {
 		f.From, err = queryTime(q, "from")

@@ -21,8 +21,8 @@ import (
 // timelinePageSize is how many events a timeline page shows.
 const timelinePageSize = 50
 
-// eventSources are engagement_events.source values, for the timeline's filter.
-var eventSources = []string{"stripe", "zoho", "web", "admin", "system"}
+// eventSources are engagement_events.source values (declared in store), for the filters.
+func eventSources() []string { return store.EventSources() }
 
 // knownEventNames are the event names the timeline describes (declared in store), for its filter.
 func knownEventNames() []string {
@@ -56,8 +56,8 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 	tq := timelineQuery{Company: strings.TrimSpace(q.Get("company")), Contact: strings.TrimSpace(q.Get("contact")),
 		Source: q.Get("source"), Event: strings.TrimSpace(q.Get("event")), From: q.Get("from"), To: q.Get("to")}
 	f := store.FeedFilter{CompanyID: tq.Company, ContactID: tq.Contact, Source: tq.Source, EventName: tq.Event}
-	if f.Source != "" && !slices.Contains(eventSources, f.Source) {
-		return f, tq, invalidf("source must be one of %s", strings.Join(eventSources, ", "))
+	if f.Source != "" && !slices.Contains(eventSources(), f.Source) {
+		return f, tq, invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
 	}
 	if strings.Contains(f.ContactID, "@") {
 		k, err := s.db.FindContactByEmail(ctx, f.ContactID)
@@ -86,7 +86,7 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := timelinePage{Sources: eventSources, EventNames: knownEventNames()}
+	page := timelinePage{Sources: eventSources(), EventNames: knownEventNames()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
 	page.Q = tq
 	if err != nil {

@@ -98,6 +98,7 @@ func TestDeclaredStatusesMatchTheSchemaChecks(t *testing.T) {
 		{"outbox", "status", strs(JobStatuses())},
 		{"webhook_deliveries", "status", []string{DeliveryProcessed, DeliveryDuplicate, DeliveryIgnored, DeliveryRejected, DeliveryFailed}},
 		{"users", "role", []string{RoleAdmin, RoleStaff}},
+		{"engagement_events", "source", EventSources()},
 		{"contacts", "marketing_status", []string{MarketingSubscribed, MarketingUnsubscribed, MarketingBounced, MarketingPending}},
 	} {
 		got := checkValues(t, db, tc.table, tc.column)

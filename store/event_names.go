@@ -71,6 +71,10 @@ const (
 	EventPortalVisit EventName = "portal_visit"
 )
 
+// EventSources lists where engagement events come from (engagement_events.source; its CHECK
+// holds the same list).
+func EventSources() []string { return []string{"stripe", "zoho", "web", "admin", "system"} }
+
 // EventNameSpec is one declared event name and its properties.
 type EventNameSpec struct {
 	Name     EventName
