@@ -248,6 +248,8 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 		"stripePayment": func(pi string) string { return "https://dashboard.stripe.com/payments/" + url.PathEscape(pi) },
 		"zohoInvoice":   func(id string) string { return zohoInvoiceURL(cfg, id) },
 		"join":          strings.Join,
+		// eventLabel describes an event name as the feed does (store.EventLabel).
+		"eventLabel": store.EventLabel,
 		// denied is what staff are told about the admin-only action POSTed to path.
 		"denied": deniedText,
 	}

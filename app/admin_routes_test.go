@@ -7,7 +7,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/julienschmidt/httprouter"
 
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
@@ -193,5 +196,36 @@ func TestStaffSeeAdminOnlyActionsDisabled(t *testing.T) {
 	}
 	if len(shown) != 4 {
 		t.Fatalf("reasons shown to staff: %v", shown)
+	}
+}
+
+// An admin-only JSON route refuses a staff session with a JSON 403 and takes the bearer token
+// (which acts as an admin); a staff route takes both.
+func TestAdminOnlyAPIRouteRefusesStaffAndTakesTheToken(t *testing.T) {
+	const token = "api-token-0123456789abcdef"
+	var called atomic.Int32
+	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) { c.AdminAPIToken = token },
+		before: func(s *Server) {
+			s.registerAdminRoute(adminRoute{method: http.MethodPost, path: "/api/admin/test-admin-only", role: roleAdmin,
+				api: true, deny: "Only admins can test.", handle: func(_ *Server, w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+					called.Add(1)
+					writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+				}})
+		}})
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	staff := e.login("sam@example.com", testPassword)
+	resp := e.postForm(staff, "/api/admin/test-admin-only", nil)
+	body := readBody(resp)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, `"error":"Only admins can test."`) || called.Load() != 0 {
+		t.Fatalf("staff: %d %s (handler ran %d times)", resp.StatusCode, body, called.Load())
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/api/admin/test-admin-only", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(resp); resp.StatusCode != http.StatusOK || called.Load() != 1 {
+		t.Fatalf("token: %d %s", resp.StatusCode, body)
 	}
 }
