@@ -61,14 +61,16 @@ func StripeObjects() []StripeObject { return slices.Clone(stripeObjects[:]) }
 
 // Check reports what is wrong with a declaration: Stripe names an event type after the
 // resource it carries plus an action ("charge.refunded" carries a charge,
-// "charge.dispute.created" a dispute), so the type without its last segment must be the
-// declared object, one we can parse, and the engagement event must be declared.
+// "charge.dispute.created" a dispute, whose "object" field says "dispute"), so the type
+// without its action must be the declared object (or end with it, for a nested resource),
+// one we can parse, and the engagement event must be declared.
 func (d StripeEventType) Check() error {
 	i := strings.LastIndexByte(d.Type, '.')
 	if i <= 0 {
 		return fmt.Errorf("stripe event type %q: want <resource>.<action>", d.Type)
 	}
-	if resource := d.Type[:i]; resource != string(d.Object) {
+	resource := d.Type[:i]
+	if resource != string(d.Object) && resource[strings.LastIndexByte(resource, '.')+1:] != string(d.Object) {
 		return fmt.Errorf("stripe event type %s carries a %s, not a %s: its id would be filed as a %s id",
 			d.Type, resource, d.Object, d.Object)
 	}
