@@ -27,7 +27,8 @@ import (
 type adminUI struct {
 	pages       map[pageKey]*template.Template // by declared page, each with the layout
 	cop         *http.CrossOriginProtection
-	throttle    *loginThrottle
+	guesses     *guessThrottle // sign-ins, bearer tokens, cron secrets (auth_throttle.go)
+	devices     deviceKeyring  // key of the device cookies (admin_device.go)
 	static      http.Handler
 	suggestions *suggestionCache
 }
@@ -39,7 +40,7 @@ func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
 		return nil, fmt.Errorf("parse admin layout: %w", err)
 	}
 	a := &adminUI{pages: map[pageKey]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
-		throttle: newLoginThrottle()}
+		guesses: newGuessThrottle(guessWindow)}
 	for _, page := range declaredPages() {
 		name := pageTemplate(page.key)
 		t, err := template.Must(base.Clone()).ParseFS(ui.FS, name)

@@ -83,6 +83,12 @@ func TestReadmeConfigurationTableMatchesSettings(t *testing.T) {
 		case s.def != "" && !strings.Contains(def, "`"+s.def+"`"):
 			t.Errorf("README gives %s the default %q; the code's is %q", s.env, def, s.def)
 		}
+		if s.secret { // a secret may also come from the file NAME_FILE names
+			inCode[s.env+"_FILE"] = true
+			if _, ok := documented[s.env+"_FILE"]; !ok {
+				missing = append(missing, s.env+"_FILE")
+			}
+		}
 	}
 	if len(missing) > 0 {
 		t.Errorf("README's configuration table lacks %v", missing)
