@@ -229,3 +229,36 @@ func TestAdminOnlyAPIRouteRefusesStaffAndTakesTheToken(t *testing.T) {
 		t.Fatalf("token: %d %s", resp.StatusCode, body)
 	}
 }
+
+// The roles of issue 12 §3, pinned: what staff may do, and what only admins may.
+func TestDeclaredRolesFollowTheRoleRules(t *testing.T) {
+	want := map[string]role{
+		// staff: read every screen, send offers, mint offer links, retry a failed job
+		"GET /admin": roleStaff, "GET /admin/outbox": roleStaff, "GET /admin/webhooks/:id": roleStaff,
+		"POST /admin/suggestions/send": roleStaff, "POST /admin/suggestions/link": roleStaff,
+		"POST /admin/jobs/:id/retry": roleStaff, "POST /api/admin/outbox/retry": roleStaff,
+		"POST /api/admin/offers/send": roleStaff,
+		// admin: cancel jobs, run the outbox, replay webhooks, replication, settings, users
+		"POST /admin/jobs/:id/cancel": roleAdmin, "POST /admin/outbox/run": roleAdmin,
+		"POST /admin/webhooks/:id/replay": roleAdmin, "POST /admin/replication/sync": roleAdmin,
+		"POST /admin/alerts/zoho/clear": roleAdmin, "GET /admin/users": roleAdmin, "POST /admin/users": roleAdmin,
+		"POST /admin/users/:id/disable": roleAdmin, "POST /admin/users/:id/enable": roleAdmin,
+	}
+	got := map[string]role{}
+	for _, rt := range declaredAdminRoutes() {
+		got[rt.method+" "+rt.path] = rt.role
+	}
+	for k, r := range want {
+		if g, ok := got[k]; !ok || g != r {
+			t.Errorf("%s: declared %v (found %v), want %v", k, g, ok, r)
+		}
+	}
+	// Every other state-changing admin UI route is admin-only unless listed above: a new action
+	// must be placed on purpose.
+	for k, r := range got {
+		if _, listed := want[k]; !listed && strings.HasPrefix(k, "POST /admin/") && r == roleStaff &&
+			k != "POST /admin/logout" {
+			t.Errorf("%s is open to staff but not in the role rules", k)
+		}
+	}
+}
