@@ -116,7 +116,7 @@ func TestCheckValuesReadsBothForms(t *testing.T) {
 	}
 }
 
-// snakeLiterals are the quoted snake_case words of a view's SQL (event and rule names).
+// snakeLiteral matches the quoted snake_case words of a view's SQL (event and rule names).
 var snakeLiteral = regexp.MustCompile(`'([a-z]+(?:_[a-z]+)+)'`)
 
 func TestDeclaredEventNamesMatchTheFeedView(t *testing.T) {
