@@ -119,8 +119,6 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httpro
 // suggestionsPageSize is how many suggestions a page shows.
 const suggestionsPageSize = 50
 
-// offerKeys are the offers staff can send or link from a suggestion.
-var offerKeys = []string{"reorder", "winback", "new_tool", "portal"}
 
 // offerKeyFor is the offer that answers a suggestion's action type (declared in store); an
 // unknown type is an error, never a silent default.
@@ -183,7 +181,7 @@ type mintedLink struct {
 }
 
 func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
-	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys,
+	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys(),
 		Actions: actionTypeNames(), Back: q.Encode()}
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
@@ -422,7 +420,7 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 	page.PayloadJSON = prettyJSON(map[string]any{"company_id": page.Payload.CompanyID, "currency": page.Payload.Currency,
 		"reorder_items": page.Payload.ReorderItems, "by_tool_tabs": page.Payload.ByToolTabs})
 	page.HasZoho = s.cfg.ZohoOrganizationID != ""
-	page.OfferKeys = offerKeys
+	page.OfferKeys = offerKeys()
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}

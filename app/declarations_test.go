@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,16 @@ func TestOfferKeyForRefusesAnUnknownActionType(t *testing.T) {
 	}
 	if k, err := offerKeyFor("fourth_rule"); err == nil {
 		t.Fatalf("an unknown action type got offer %q instead of an error", k)
+	}
+}
+
+func TestEverySuggestionRuleNamesADeclaredOffer(t *testing.T) {
+	for _, a := range store.ActionTypes() {
+		if !slices.Contains(offerKeys(), a.OfferKey) {
+			t.Errorf("suggestion rule %s answers with offer %q, which app/offers.go does not declare (%v)", a.Type, a.OfferKey, offerKeys())
+		}
+	}
+	if copyFor("reorder") == defaultOfferCopy || copyFor("retired") != defaultOfferCopy {
+		t.Fatal("copyFor")
 	}
 }

@@ -39,23 +39,41 @@ type offerCopy struct {
 	Headline, Intro, CallToAction, Subject string
 }
 
-// offerCopies maps offer keys to their copy; unknown keys get defaultOfferCopy.
-var offerCopies = map[string]offerCopy{
-	"reorder": {Headline: "Time to restock?", Intro: "Your usual consumables, ready to reorder in a couple of taps.",
-		CallToAction: "Reorder now", Subject: "Time to restock your Technifold consumables?"},
-	"winback": {Headline: "We've missed you", Intro: "It has been a while. Here is everything that fits the tools you already own.",
-		CallToAction: "See your consumables", Subject: "We've missed you – consumables for your Technifold tools"},
-	"new_tool": {Headline: "Get the most from your new tool", Intro: "These consumables fit the tool you bought from us.",
-		CallToAction: "Choose consumables", Subject: "Consumables for your new Technifold tool"},
-}
-
 var defaultOfferCopy = offerCopy{Headline: "Consumables for your Technifold tools",
 	Intro: "Creasing ribs, blades and spares, priced for you and ready to order.", CallToAction: "Shop consumables",
 	Subject: "Consumables for your Technifold tools"}
 
+// offers are the offers staff can send or link (declared once: the suggestion rules name
+// theirs, TestEverySuggestionRuleNamesADeclaredOffer), each with its copy.
+var offers = [...]struct {
+	key  string
+	copy offerCopy
+}{
+	{"reorder", offerCopy{Headline: "Time to restock?", Intro: "Your usual consumables, ready to reorder in a couple of taps.",
+		CallToAction: "Reorder now", Subject: "Time to restock your Technifold consumables?"}},
+	{"winback", offerCopy{Headline: "We've missed you", Intro: "It has been a while. Here is everything that fits the tools you already own.",
+		CallToAction: "See your consumables", Subject: "We've missed you – consumables for your Technifold tools"}},
+	{"new_tool", offerCopy{Headline: "Get the most from your new tool", Intro: "These consumables fit the tool you bought from us.",
+		CallToAction: "Choose consumables", Subject: "Consumables for your new Technifold tool"}},
+	{"portal", defaultOfferCopy},
+}
+
+// offerKeys lists the declared offers' keys.
+func offerKeys() []string {
+	keys := make([]string, len(offers))
+	for i, o := range offers {
+		keys[i] = o.key
+	}
+	return keys
+}
+
+// copyFor is an offer's copy; unknown keys (links minted before an offer was retired) get the
+// generic copy.
 func copyFor(offerKey string) offerCopy {
-	if c, ok := offerCopies[offerKey]; ok {
-		return c
+	for _, o := range offers {
+		if o.key == offerKey {
+			return o.copy
+		}
 	}
 	return defaultOfferCopy
 }
