@@ -119,7 +119,6 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httpro
 // suggestionsPageSize is how many suggestions a page shows.
 const suggestionsPageSize = 50
 
-
 // offerKeyFor is the offer that answers a suggestion's action type (declared in store); an
 // unknown type is an error, never a silent default.
 func offerKeyFor(actionType string) (string, error) {
