@@ -68,12 +68,13 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httpr
 		s.renderError(w, r, err)
 		return
 	}
-	counts, err := s.db.EventNameCounts(ctx, now.AddDate(0, 0, -7), "checkout_started", "checkout_completed", "charge_refunded")
+	started, completed, refunded := string(store.EventCheckoutStarted), string(store.EventCheckoutCompleted), string(store.EventChargeRefunded)
+	counts, err := s.db.EventNameCounts(ctx, now.AddDate(0, 0, -7), started, completed, refunded)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	d.Funnel = funnel{Started: counts["checkout_started"], Completed: counts["checkout_completed"], Refunded: counts["charge_refunded"]}
+	d.Funnel = funnel{Started: counts[started], Completed: counts[completed], Refunded: counts[refunded]}
 	days, err := s.db.DailyRevenue(ctx, startOfDay(now).AddDate(0, 0, -29))
 	if err != nil {
 		s.renderError(w, r, err)

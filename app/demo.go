@@ -238,7 +238,7 @@ func writeDemoEvents(ctx context.Context, tx *store.Tx, rng *rand.Rand, c store.
 		e := store.Event{Source: source, SourceEventID: fmt.Sprintf("demo-%s-%d", c.ID, j), Name: name,
 			CompanyID: c.ID, ContactID: k.ID, CampaignKey: "spring-reorder",
 			OccurredAt: anchor.Add(-time.Duration(rng.IntN(60*24)) * time.Hour).Add(time.Duration(rng.IntN(3600)) * time.Second)}
-		if name == "offer_view" {
+		if name == store.EventOfferView {
 			e.OfferKey = "reorder"
 			e.URL = "/x/…"
 		}

@@ -25,8 +25,8 @@ const maxZohoWebhookBody = 64 << 10
 
 // zohoConsentChanges maps the events that change a contact's marketing status to the new status.
 var zohoConsentChanges = map[string]string{
-	"email_unsubscribed": store.MarketingUnsubscribed,
-	"email_bounced":      store.MarketingBounced,
+	string(store.EventEmailUnsubscribed): store.MarketingUnsubscribed,
+	string(store.EventEmailBounced):      store.MarketingBounced,
 }
 
 // zohoWebhook is one delivery of the Zoho CRM webhook, parsed but not yet resolved.
