@@ -36,8 +36,8 @@ func TestAJobKindFiledUnderAnotherNameRefusesToStart(t *testing.T) {
 	zoho := NewZohoSync(testConfig(t), db, quietLogger())
 	reg := &Registry{}
 	reg.Register("zoho_sync_orders", zoho.SyncOrder) // the rename, on the app side only
-	registerJob[store.ZohoSyncRefundArgs](reg, zoho.SyncRefund)
-	registerJob[store.SendOfferEmailArgs](reg, newOfferMailer(testConfig(t), db, quietLogger()).handle)
+	registerJob(reg, zoho.syncRefundJob)
+	registerJob(reg, newOfferMailer(testConfig(t), db, quietLogger()).sendJob)
 	err := reg.CheckDeclared()
 	if err == nil || !strings.Contains(err.Error(), "zoho_sync_order") {
 		t.Fatalf("CheckDeclared = %v, want the missing zoho_sync_order named", err)
@@ -59,7 +59,7 @@ func TestJobHandlersReadTheDeclaredPayload(t *testing.T) {
 		t.Fatalf("SyncOrder with a valid payload: %v", err)
 	}
 	job.JobType = string(store.JobZohoSyncRefund)
-	if _, err := zoho.SyncOrder(context.Background(), job); err == nil || !strings.Contains(err.Error(), "payload") {
+	if _, err := zoho.SyncOrder(context.Background(), job); err == nil || !strings.Contains(err.Error(), "not zoho_sync_order") {
 		t.Fatalf("SyncOrder of a refund job: %v", err)
 	}
 }

@@ -40,11 +40,24 @@ func (r *Registry) Metrics() []prometheus.Collector {
 	return slices.Clone(r.metrics)
 }
 
-// registerJob registers h as the handler of A's kind: the kind comes from the payload type
-// the enqueuer uses too (store.JobArgs), so the handler cannot be filed under another name.
-func registerJob[A store.JobArgs](r *Registry, h Handler) {
+// registerJob registers fn as the handler of A's kind. The kind comes from the payload type
+// the enqueuer uses too (store.JobArgs), and fn receives the payload decoded as A: a handler
+// can be filed under no other name and read no other payload.
+func registerJob[A store.JobArgs](r *Registry, fn func(ctx context.Context, job store.Job, args A) (any, error)) {
 	var args A
-	r.Register(args.JobKind(), h)
+	r.Register(args.JobKind(), jobHandler(fn))
+}
+
+// jobHandler adapts a handler of payload type A to Handler: the job must be of A's kind and
+// its payload A's JSON.
+func jobHandler[A store.JobArgs](fn func(ctx context.Context, job store.Job, args A) (any, error)) Handler {
+	return func(ctx context.Context, job store.Job) (any, error) {
+		args, err := store.DecodeJobArgs[A](job)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, job, args)
+	}
 }
 
 // CheckDeclared reports every declared job kind (store.JobKinds) without a handler: a worker

@@ -13,10 +13,10 @@ func (s *Server) registerJobs() error { return registerJobHandlers(s.jobs, s.cfg
 // under its payload type's kind. Handlers of integrations that are not configured are still
 // registered and fail loudly, naming what to set. It fails when a declared kind has none.
 func registerJobHandlers(reg *Registry, cfg *Config, db *store.DB, logger *slog.Logger) error {
-	registerJob[store.SendOfferEmailArgs](reg, newOfferMailer(cfg, db, logger).handle)
+	registerJob(reg, newOfferMailer(cfg, db, logger).sendJob)
 	zoho := NewZohoSync(cfg, db, logger)
-	registerJob[store.ZohoSyncOrderArgs](reg, zoho.SyncOrder)
-	registerJob[store.ZohoSyncRefundArgs](reg, zoho.SyncRefund)
+	registerJob(reg, zoho.syncOrderJob)
+	registerJob(reg, zoho.syncRefundJob)
 	reg.addMetrics(zoho.authFailures)
 	return reg.CheckDeclared()
 }

@@ -114,11 +114,15 @@ type offerEmailResult struct {
 // link, sends, and records offer_email_sent. A retry after a recorded send does nothing; the
 // Message-ID is fixed per job so a resend after a crash can be deduplicated by the receiver.
 func (m *offerMailer) handle(ctx context.Context, job store.Job) (any, error) {
+	return jobHandler(m.sendJob)(ctx, job)
+}
+
+// sendJob is handle with the payload decoded.
+func (m *offerMailer) sendJob(ctx context.Context, job store.Job, p store.SendOfferEmailArgs) (any, error) {
 	if m.err != nil {
 		return nil, m.err
 	}
-	p, err := store.DecodeJobArgs[store.SendOfferEmailArgs](job)
-	if err != nil || p.ContactID == "" {
+	if p.ContactID == "" {
 		return nil, fmt.Errorf("send_offer_email job %d: payload needs contact_id", job.ID)
 	}
 	eventID := "offer_email_sent:" + strconv.FormatInt(job.ID, 10)

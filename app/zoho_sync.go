@@ -320,10 +320,11 @@ func (k *keyedLocks) lock(ctx context.Context, key string) (func(), error) {
 // Zoho refunds only the unapplied part of a customer payment; a payment applied in full to its
 // invoice may need a credit note instead, which this does not create.
 func (z *ZohoSync) SyncRefund(ctx context.Context, job store.Job) (any, error) {
-	p, err := store.DecodeJobArgs[store.ZohoSyncRefundArgs](job)
-	if err != nil {
-		return nil, err
-	}
+	return jobHandler(z.syncRefundJob)(ctx, job)
+}
+
+// syncRefundJob is SyncRefund with the payload decoded.
+func (z *ZohoSync) syncRefundJob(ctx context.Context, job store.Job, p store.ZohoSyncRefundArgs) (any, error) {
 	total, amount := p.AmountRefundedTotal, p.RefundAmount
 	if p.OrderID == "" || p.ChargeID == "" || total < amount || amount <= 0 || p.Currency == "" {
 		return nil, fmt.Errorf("zoho_sync_refund: payload needs order_id, charge_id, amount_refunded_total, a positive refund_amount and currency")

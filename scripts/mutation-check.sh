@@ -55,8 +55,8 @@ mutation webhook-ack-on-failure app/stripe_webhook.go \
 # Issue 14's hazard: the app files the order sync under another name (every paid order's
 # Zoho job would die with "no handler").
 mutation job-kind-renamed-app-side app/jobs.go \
-  'registerJob[store.ZohoSyncOrderArgs](reg, zoho.SyncOrder)' \
-  'reg.Register("zoho_sync_orders", zoho.SyncOrder)' \
+  'registerJob(reg, zoho.syncOrderJob)' \
+  'reg.Register("zoho_sync_orders", jobHandler(zoho.syncOrderJob))' \
   ./app 'TestEveryDeclaredJobKindHasAHandler'
 # Issue 14's hazard: charge.dispute.created declared as a charge event (its dispute id would be
 # stored as the charge id).
