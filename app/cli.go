@@ -40,6 +40,7 @@ func commands() []command {
 		{"backup", "check the replica: backup verify (restores it to a temporary file and compares row counts)", runBackup},
 		{"healthcheck", "exit 0 when the local server's /healthz answers (for container health checks)", runHealthcheck},
 		{"user", "staff accounts of the admin UI: user create --email E --role admin|staff | list | disable | enable | password", runUser},
+		sqlCommand,
 		{"version", "print the version", runVersion},
 	}
 }
