@@ -156,7 +156,9 @@ func TestPayloadViewMatchesItsSQLite344Form(t *testing.T) {
 		if r[0] != "EDGE1" {
 			continue
 		}
-		var items []struct{ ProductCode string `json:"product_code"` }
+		var items []struct {
+			ProductCode string `json:"product_code"`
+		}
 		var tabs []struct {
 			ToolCode    string `json:"tool_code"`
 			Consumables []struct {
