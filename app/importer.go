@@ -87,9 +87,9 @@ type ImportOptions struct {
 	ChunkTime time.Duration
 	// MaxChunkRows caps the rows per transaction (tests); 20,000 when zero.
 	MaxChunkRows int
-	// Pause is how long the import leaves the write lock free between two transactions, so a
-	// writer of another process (the server, when the import runs as a CLI verb) takes it;
-	// 3 ms when zero (a waiting writer tries at least every 2 ms, see store.beginWrite).
+	// Pause is how long the import leaves the write lock free between two transactions; 1 ms
+	// when zero. A writer of another process waiting for the lock (the server, when the import
+	// runs as a CLI verb) says so (store.DB.YieldToWaitingWriters) and goes first in any case.
 	Pause time.Duration
 	// OnChunk, when set, is called after each committed chunk with the rows committed so far.
 	OnChunk func(committed int)
@@ -108,8 +108,9 @@ func ImportCSV(ctx context.Context, db *store.DB, kind string, r io.Reader, prog
 // first (every column of every row, and every reference to a company or product against the
 // database): on any bad row nothing is written, and the error names the line, column and
 // value. The rows are then written in order in short transactions (chunks of about
-// ChunkTime each, with a pause between them), so a server running on the same database —
-// this process's or another's — waits at most one chunk for the write lock. Every row is an
+// ChunkTime each; between two, any writer of another process waiting for the lock goes
+// first), so a server running on the same database — this process's or another's — waits at
+// most about one chunk for the write lock. Every row is an
 // upsert by its natural key, so when an import is interrupted (Ctrl-C, a crash, a write
 // error) the chunks before the interruption are committed, the rest not, and importing the
 // same file again completes it without duplicates.
@@ -132,7 +133,7 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 		opts.MaxChunkRows = 20000
 	}
 	if opts.Pause <= 0 {
-		opts.Pause = 3 * time.Millisecond
+		opts.Pause = time.Millisecond
 	}
 	res := ImportResult{Rows: len(rows)}
 	refs := &refCache{seen: map[string]bool{}}
@@ -182,6 +183,7 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 			case <-time.After(opts.Pause):
 			case <-ctx.Done():
 			}
+			db.YieldToWaitingWriters(ctx, time.Second)
 		}
 	}
 	return res, nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"sync"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,10 +36,12 @@ func isBusy(err error) bool {
 }
 
 // beginWrite begins an IMMEDIATE transaction on the writer, waiting up to writeLockWait for
-// another process's write transaction to end.
-func beginWrite(ctx context.Context, w *sql.DB) (*sql.Tx, error) {
+// another process's write transaction to end. While it waits it holds a shared lock on the
+// waiters' file (w may be nil), which tells a bulk writer of another process to let it in
+// (DB.YieldToWaitingWriters).
+func beginWrite(ctx context.Context, w *sql.DB, waiting *waiters) (*sql.Tx, error) {
 	deadline := time.Now().Add(writeLockWait)
-	for {
+	for tries := 0; ; tries++ {
 		tx, err := w.BeginTx(ctx, nil)
 		if err == nil || !isBusy(err) || time.Now().After(deadline) {
 			return tx, err
@@ -44,12 +49,82 @@ func beginWrite(ctx context.Context, w *sql.DB) (*sql.Tx, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if tries == 0 {
+			defer waiting.hold()()
+		}
+	}
+}
+
+// waiters is a small file next to the database (<database>-writers) on which a writer waiting
+// for another process's write lock holds a shared flock. A bulk writer (an import) checks it
+// between its transactions and lets waiting writers go first, so the server's writer waits
+// at most one import transaction even when the machine is too busy to run it promptly.
+// flock(2) locks belong to an open file, so two handles in one process see each other too.
+type waiters struct {
+	path string
+	once sync.Once
+	f    *os.File // nil when the file cannot be opened: then nobody yields, writers just wait
+}
+
+func newWaiters(dbPath string) *waiters { return &waiters{path: dbPath + "-writers"} }
+
+func (w *waiters) file() *os.File {
+	if w == nil {
+		return nil
+	}
+	w.once.Do(func() {
+		if f, err := os.OpenFile(w.path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+			w.f = f
+		}
+	})
+	return w.f
+}
+
+// hold announces a waiting writer until the returned func is called.
+func (w *waiters) hold() func() {
+	f := w.file()
+	if f == nil || syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil {
+		return func() {}
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+}
+
+// present reports whether a writer of another handle is waiting for the write lock.
+func (w *waiters) present() bool {
+	f := w.file()
+	if f == nil {
+		return false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+func (w *waiters) close() {
+	if w == nil {
+		return
+	}
+	w.once.Do(func() {}) // never opened: stays so
+	if w.f != nil {
+		_ = w.f.Close()
+	}
+}
+
+// YieldToWaitingWriters returns once no writer of another handle (the server, when this is an
+// import run as a CLI verb) is waiting for the write lock, or after limit. A bulk writer calls
+// it between its transactions.
+func (db *DB) YieldToWaitingWriters(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for db.waiting.present() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(200 * time.Microsecond)
 	}
 }
 
 // execWrite runs one statement in its own write transaction (beginWrite's waiting included).
 func execWrite(ctx context.Context, w *sql.DB, query string) error {
-	tx, err := beginWrite(ctx, w)
+	tx, err := beginWrite(ctx, w, nil)
 	if err != nil {
 		return err
 	}

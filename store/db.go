@@ -63,6 +63,8 @@ type DB struct {
 	// jobSignal wakes this process's worker when a transaction that enqueued a job commits.
 	jobSignal chan struct{}
 	maxBat    int
+	// waiting announces this handle's writer waiting for another process's write lock.
+	waiting *waiters
 }
 
 // DSN builds the connection string with every pragma, so each pooled connection gets them.
@@ -101,7 +103,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db := &DB{path: path, now: opts.Now, reqs: make(chan *writeReq, 256),
 		closed: make(chan struct{}), done: make(chan struct{}), maxBat: opts.MaxBatch,
-		jobSignal: make(chan struct{}, 1)}
+		jobSignal: make(chan struct{}, 1), waiting: newWaiters(path)}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -156,6 +158,7 @@ func (db *DB) Close() error {
 	})
 	<-db.done
 	db.closeStatements()
+	db.waiting.close()
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 

@@ -72,7 +72,7 @@ func sqlStep(body string) func(context.Context, *sql.Tx) error {
 }
 
 func applyMigration(ctx context.Context, w *sql.DB, name string, step func(context.Context, *sql.Tx) error, now time.Time) error {
-	tx, err := beginWrite(ctx, w)
+	tx, err := beginWrite(ctx, w, nil)
 	if err != nil {
 		return err
 	}

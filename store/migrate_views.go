@@ -180,7 +180,7 @@ func applyRepeatables(ctx context.Context, w *sql.DB, fsys fs.FS, now time.Time)
 	if len(st.stale(files)) == 0 {
 		return nil
 	}
-	tx, err := beginWrite(ctx, w)
+	tx, err := beginWrite(ctx, w, nil)
 	if err != nil {
 		return err
 	}
