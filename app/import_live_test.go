@@ -28,6 +28,7 @@ type liveImportRun struct {
 	rate       float64       // offered events/s over all clients; 0 = as fast as they go
 	importOpts ImportOptions // chunking
 	timeout    time.Duration // bound on the whole run
+	after      time.Duration // how long the stream goes on after the import (the baseline)
 }
 
 type liveImportResult struct {
@@ -38,6 +39,9 @@ type liveImportResult struct {
 	eventsTime      time.Duration
 	slowest, p99    time.Duration
 	failureExamples []string
+	// The same stream on the same machine once the import has finished.
+	baseEvents           int
+	baseSlowest, baseP99 time.Duration
 }
 
 func runLiveImport(t testing.TB, run liveImportRun) liveImportResult {
@@ -94,7 +98,9 @@ func runLiveImport(t testing.TB, run liveImportRun) liveImportResult {
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: run.clients, MaxIdleConnsPerHost: run.clients}}
 	defer client.CloseIdleConnections()
-	var latencies []time.Duration
+	var latencies, baseline []time.Duration
+	var importing atomic.Bool
+	importing.Store(true)
 	var next, failed atomic.Int64
 	var mu sync.Mutex
 	stop := make(chan struct{})
@@ -135,7 +141,11 @@ func runLiveImport(t testing.TB, run liveImportRun) liveImportResult {
 				}
 				took := time.Since(t0)
 				mu.Lock()
-				latencies = append(latencies, took)
+				if importing.Load() {
+					latencies = append(latencies, took)
+				} else {
+					baseline = append(baseline, took)
+				}
 				mu.Unlock()
 				if status != http.StatusOK {
 					failed.Add(1)
@@ -151,10 +161,19 @@ func runLiveImport(t testing.TB, run liveImportRun) liveImportResult {
 	if err := <-importDone; err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	close(stop)
-	wg.Wait()
+	mu.Lock()
+	importing.Store(false)
 	res.eventsTime = time.Since(start)
 	res.events = len(latencies)
+	mu.Unlock()
+	time.Sleep(run.after)
+	close(stop)
+	wg.Wait()
+	if len(baseline) > 0 {
+		slices.Sort(baseline)
+		res.baseEvents, res.baseSlowest, res.baseP99 = len(baseline), baseline[len(baseline)-1], baseline[len(baseline)*99/100]
+	}
+	total := res.events + res.baseEvents
 	res.failed = int(failed.Load())
 	sent := slices.Clone(latencies)
 	slices.Sort(sent)
@@ -167,11 +186,11 @@ func runLiveImport(t testing.TB, run liveImportRun) liveImportResult {
 	if n := env.count(t, `SELECT count(*) FROM sales WHERE invoice_number LIKE 'LIVE-%'`); n != run.rows {
 		t.Fatalf("%d imported sales rows in the database, want %d", n, run.rows)
 	}
-	if n := env.count(t, `SELECT count(*) FROM orders WHERE status = 'paid'`); res.failed == 0 && n != min(res.events, len(orders)) {
-		t.Fatalf("%d orders paid, %d events delivered", n, res.events)
+	if n := env.count(t, `SELECT count(*) FROM orders WHERE status = 'paid'`); res.failed == 0 && n != min(total, len(orders)) {
+		t.Fatalf("%d orders paid, %d events delivered", n, total)
 	}
-	if n := env.count(t, `SELECT count(*) FROM webhook_deliveries`); res.failed == 0 && n != res.events {
-		t.Fatalf("%d deliveries recorded, %d events answered 200", n, res.events)
+	if n := env.count(t, `SELECT count(*) FROM webhook_deliveries`); res.failed == 0 && n != total {
+		t.Fatalf("%d deliveries recorded, %d events answered 200", n, total)
 	}
 	return res
 }
@@ -191,7 +210,8 @@ func TestImportFromAnotherHandleNeverFailsWebhooks(t *testing.T) {
 // second store handle, as `technifold import` does while `serve` runs, while signed Stripe
 // checkout.session.completed events stream into the server at BENCH_EVENTS_PER_SEC (default
 // 250) from 16 clients. It reports both sides: import rows/s, webhook events/s, failed
-// deliveries (must be 0) and the slowest webhook (must be under 1 s). Bounded to 10 minutes.
+// deliveries (must be 0) and the slowest webhook (must be under 1 s), then the same stream's
+// latencies for 15 s after the import, as this machine's baseline. Bounded to 10 minutes.
 // Run by hand:
 //
 //	go test ./app -run '^$' -bench BenchmarkImportWhileWebhooks -benchtime=1x
@@ -204,17 +224,18 @@ func BenchmarkImportWhileWebhooks(b *testing.B) {
 		rate = v
 	}
 	for b.Loop() {
-		res := runLiveImport(b, liveImportRun{rows: rows, orders: 20000, clients: 16, rate: rate, timeout: 10 * time.Minute})
+		res := runLiveImport(b, liveImportRun{rows: rows, orders: 20000, clients: 16, rate: rate, timeout: 10 * time.Minute,
+			after: 15 * time.Second})
 		b.ReportMetric(float64(res.importRows)/res.importTime.Seconds(), "import_rows/s")
 		b.ReportMetric(float64(res.events)/res.eventsTime.Seconds(), "events/s")
 		b.ReportMetric(float64(res.failed), "failed")
 		b.ReportMetric(float64(res.slowest.Microseconds())/1000, "slowest_ms")
 		b.ReportMetric(float64(res.p99.Microseconds())/1000, "p99_ms")
 		b.Logf("import: %d rows in %v (%.0f rows/s, %d chunks, %.0f rows/chunk); webhooks: %d events in %v (%.0f/s), "+
-			"%d failed, p99 %v, slowest %v",
+			"%d failed, p99 %v, slowest %v; the same stream for 15 s after the import (this machine's baseline): %d events, p99 %v, slowest %v",
 			res.importRows, res.importTime.Round(time.Millisecond), float64(res.importRows)/res.importTime.Seconds(), res.chunks,
 			float64(res.importRows)/float64(max(res.chunks, 1)), res.events, res.eventsTime.Round(time.Millisecond),
-			float64(res.events)/res.eventsTime.Seconds(), res.failed, res.p99, res.slowest)
+			float64(res.events)/res.eventsTime.Seconds(), res.failed, res.p99, res.slowest, res.baseEvents, res.baseP99, res.baseSlowest)
 		if res.failed != 0 {
 			b.Errorf("%d deliveries failed: %v", res.failed, res.failureExamples)
 		}

@@ -91,6 +91,10 @@ type ImportOptions struct {
 	// when zero. A writer of another process waiting for the lock (the server, when the import
 	// runs as a CLI verb) says so (store.DB.YieldToWaitingWriters) and goes first in any case.
 	Pause time.Duration
+	// Share is the pause after a chunk as a fraction of the chunk's time (on top of Pause):
+	// 0.5 leaves the writer, and a core, to others a third of the time while an import runs.
+	// 0.5 when zero; negative for none.
+	Share float64
 	// OnChunk, when set, is called after each committed chunk with the rows committed so far.
 	OnChunk func(committed int)
 }
@@ -134,6 +138,9 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 	}
 	if opts.Pause <= 0 {
 		opts.Pause = time.Millisecond
+	}
+	if opts.Share == 0 {
+		opts.Share = 0.5
 	}
 	res := ImportResult{Rows: len(rows)}
 	refs := &refCache{seen: map[string]bool{}}
@@ -180,7 +187,7 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 		start = end
 		if start < len(rows) {
 			select {
-			case <-time.After(opts.Pause):
+			case <-time.After(max(opts.Pause, time.Duration(float64(spent)*opts.Share))):
 			case <-ctx.Done():
 			}
 			db.YieldToWaitingWriters(ctx, time.Second)
