@@ -91,9 +91,9 @@ type ImportOptions struct {
 	// when zero. A writer of another process waiting for the lock (the server, when the import
 	// runs as a CLI verb) says so (store.DB.YieldToWaitingWriters) and goes first in any case.
 	Pause time.Duration
-	// Share is the pause after a chunk as a fraction of the chunk's time (on top of Pause):
-	// 0.5 leaves the writer, and a core, to others a third of the time while an import runs.
-	// 0.5 when zero; negative for none.
+	// Share is the pause after a chunk as a fraction of the chunk's time, taken while another
+	// process writes too (it committed since the previous chunk): 0.5 leaves the writer, and a
+	// core, to it a third of the time. 0.5 when zero; negative for none.
 	Share float64
 	// OnChunk, when set, is called after each committed chunk with the rows committed so far.
 	OnChunk func(committed int)
@@ -145,6 +145,7 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 	res := ImportResult{Rows: len(rows)}
 	refs := &refCache{seen: map[string]bool{}}
 	size := min(64, opts.MaxChunkRows) // rows of the first chunk; then sized from the time per row
+	var lastVersion int64
 	for start := 0; start < len(rows); {
 		if err := ctx.Err(); err != nil {
 			return res, &ImportInterrupted{Committed: start, Rows: len(rows), Err: err}
@@ -152,10 +153,15 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 		end := min(len(rows), start+size)
 		var changed int
 		var spent time.Duration
+		var version int64
 		err := updateChunk(ctx, db, func(tx *store.Tx) error {
 			t0 := time.Now()
 			changed = 0
 			refs.tx = tx
+			var err error
+			if version, err = tx.DataVersion(ctx); err != nil {
+				return err
+			}
 			for i := start; i < end; i++ {
 				c, err := rows[i].write(ctx, tx, refs)
 				if err != nil {
@@ -171,6 +177,8 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 		if err != nil {
 			return res, &ImportInterrupted{Committed: start, Rows: len(rows), Err: err}
 		}
+		othersWrite := res.Chunks > 0 && version != lastVersion
+		lastVersion = version
 		res.Changed += changed
 		res.Committed = end
 		res.Chunks++
@@ -187,13 +195,21 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 		start = end
 		if start < len(rows) {
 			select {
-			case <-time.After(max(opts.Pause, time.Duration(float64(spent)*opts.Share))):
+			case <-time.After(pause(opts, spent, othersWrite)):
 			case <-ctx.Done():
 			}
 			db.YieldToWaitingWriters(ctx, time.Second)
 		}
 	}
 	return res, nil
+}
+
+// pause is how long an import leaves the write lock free after a chunk that took spent.
+func pause(opts ImportOptions, spent time.Duration, othersWrite bool) time.Duration {
+	if !othersWrite || opts.Share < 0 {
+		return opts.Pause
+	}
+	return max(opts.Pause, time.Duration(float64(spent)*opts.Share))
 }
 
 // updateChunk runs one chunk's transaction, trying again while another process holds the

@@ -134,3 +134,12 @@ func execWrite(ctx context.Context, w *sql.DB, query string) error {
 	}
 	return tx.Commit()
 }
+
+// DataVersion is SQLite's data_version of the writer's connection: it changes when another
+// connection (another process's writer) has committed since the last call. A bulk writer uses
+// it to tell whether anyone else is writing.
+func (tx *Tx) DataVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
+	return v, err
+}

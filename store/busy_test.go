@@ -70,3 +70,33 @@ func TestWriterOfAnotherHandleWaitsItsTurnAndSaysSo(t *testing.T) {
 		t.Error("YieldToWaitingWriters waited with nobody waiting")
 	}
 }
+
+// TestDataVersionSeesOnlyOtherWriters: the writer's data_version moves when another handle
+// commits, not when this one does (an import pauses longer only while someone else writes).
+func TestDataVersionSeesOnlyOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "dv.db")
+	a, b := openTestPath(t, path), openTestPath(t, path)
+	version := func(db *DB, write string) int64 {
+		var v int64
+		mustUpdate(t, db, func(tx *Tx) error {
+			var err error
+			if v, err = tx.DataVersion(ctx); err != nil || write == "" {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO integration_state (name, value, updated_at) VALUES (?1, 'x', 'now')
+				ON CONFLICT (name) DO UPDATE SET value = value || 'x'`, write)
+			return err
+		})
+		return v
+	}
+	v1 := version(a, "a1")
+	v2 := version(a, "a2")
+	if v2 != v1 {
+		t.Fatalf("own commits moved data_version: %d → %d", v1, v2)
+	}
+	version(b, "b1")
+	if v3 := version(a, ""); v3 == v2 {
+		t.Fatal("another handle's commit did not move data_version")
+	}
+}
