@@ -114,9 +114,9 @@ func ImportCSV(ctx context.Context, db *store.DB, kind string, r io.Reader, prog
 // value. The rows are then written in order in short transactions (chunks of about
 // ChunkTime each; between two, any writer of another process waiting for the lock goes
 // first), so a server running on the same database — this process's or another's — waits at
-// most about one chunk for the write lock. Every row is an
-// upsert by its natural key, so when an import is interrupted (Ctrl-C, a crash, a write
-// error) the chunks before the interruption are committed, the rest not, and importing the
+// most about one chunk for the write lock. Every row is an upsert by its natural key, so when
+// an import is interrupted (Ctrl-C, a crash, a write error) the chunks before the interruption
+// are committed, the rest not (an *ImportInterrupted says how many rows), and importing the
 // same file again completes it without duplicates.
 func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, opts ImportOptions) (ImportResult, error) {
 	spec, ok := importSpecs[kind]
@@ -148,7 +148,7 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 	var lastVersion int64
 	for start := 0; start < len(rows); {
 		if err := ctx.Err(); err != nil {
-			return res, &ImportInterrupted{Committed: start, Rows: len(rows), Err: err}
+			return res, interrupted(start, len(rows), err)
 		}
 		end := min(len(rows), start+size)
 		var changed int
@@ -175,7 +175,7 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 			return nil
 		})
 		if err != nil {
-			return res, &ImportInterrupted{Committed: start, Rows: len(rows), Err: err}
+			return res, interrupted(start, len(rows), err)
 		}
 		othersWrite := res.Chunks > 0 && version != lastVersion
 		lastVersion = version
@@ -202,6 +202,15 @@ func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, 
 		}
 	}
 	return res, nil
+}
+
+// interrupted is the error of an import stopped after committing rows (err alone when it
+// committed none: nothing was imported).
+func interrupted(committed, rows int, err error) error {
+	if committed == 0 {
+		return err
+	}
+	return &ImportInterrupted{Committed: committed, Rows: rows, Err: err}
 }
 
 // pause is how long an import leaves the write lock free after a chunk that took spent.
