@@ -189,4 +189,16 @@ func TestImportCommandSaysWhatAnInterruptedImportLeft(t *testing.T) {
 	if err := importError("sales.csv", invalidf("line 3: bad")); !strings.Contains(err.Error(), "nothing imported") {
 		t.Fatalf("%v", err)
 	}
+	// Stopped before its first chunk committed: nothing imported, and said so.
+	db := openTestDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := ImportCSV(ctx, db, "companies", strings.NewReader(chunkTestFiles()["companies"]), nil)
+	var part *ImportInterrupted
+	if !errors.Is(err, context.Canceled) || errors.As(err, &part) || res.Committed != 0 || countRows(t, db, "companies") != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if err := importError("companies.csv", err); !strings.Contains(err.Error(), "nothing imported") {
+		t.Fatalf("%v", err)
+	}
 }
