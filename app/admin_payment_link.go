@@ -33,10 +33,14 @@ type paymentLinkResult struct {
 	OrderID, URL                      string
 }
 
-// paymentLinkRoutes registers the company page's payment-link action (signed-in staff).
-func (s *Server) paymentLinkRoutes() {
-	s.handle(http.MethodPost, "/admin/companies/:id/payment-link", s.requireAdminPage(false, withParams(s.handlePaymentLink)))
-}
+// The payment-link result page and the company page's action (staff may create payment links).
+var (
+	pagePaymentLink = declarePage(adminPage{key: pageKey{"payment_link"}})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodPost, path: "/admin/companies/:id/payment-link", role: roleStaff, handle: (*Server).handlePaymentLink},
+	)
+)
 
 // paymentLinkFormFor fills the company page's form.
 func (s *Server) paymentLinkFormFor(ctx context.Context, currency string) *paymentLinkForm {
@@ -102,6 +106,6 @@ func (s *Server) handlePaymentLink(w http.ResponseWriter, r *http.Request, ps ht
 		lines[l.ProductCode] = l.Quantity
 	}
 	s.audit(r, "payment_link.create", n.CompanyID, map[string]any{"order_id": res.OrderID, "contact_id": n.ContactID, "items": lines})
-	s.render(w, r, http.StatusOK, "payment_link", "Payment link", paymentLinkResult{CompanyID: company.ID,
+	s.render(w, r, http.StatusOK, pagePaymentLink, "Payment link", paymentLinkResult{CompanyID: company.ID,
 		CompanyName: company.Name, ContactID: n.ContactID, OrderID: res.OrderID, URL: res.URL})
 }
