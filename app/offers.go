@@ -237,14 +237,19 @@ func (h *offerHandlers) handleView(w http.ResponseWriter, r *http.Request, ps ht
 		h.serverError(w, r, token, err)
 		return
 	}
+	preview := h.staffPreview(r)
 	if !personal {
-		h.renderGeneric(w, r, token, company, claims)
+		h.renderGeneric(w, r, token, company, claims, preview)
 		return
 	}
-	sess, err := h.openSession(ctx, w, r, claims)
-	if err != nil {
-		h.serverError(w, r, token, err)
-		return
+	// A staff preview opens no session and records no offer_view: it is not a customer visit.
+	sess := store.OfferSession{CompanyID: claims.CompanyID, ContactID: claims.ContactID,
+		OfferKey: claims.OfferKey, CampaignKey: claims.CampaignKey}
+	if !preview {
+		if sess, err = h.openSession(ctx, w, r, claims); err != nil {
+			h.serverError(w, r, token, err)
+			return
+		}
 	}
 	payload, err := h.s.db.GetConsumablePayload(ctx, company.ID)
 	if err != nil {
@@ -252,7 +257,20 @@ func (h *offerHandlers) handleView(w http.ResponseWriter, r *http.Request, ps ht
 		return
 	}
 	page := h.personalPage(token, company, contact, sess, payload)
+	page.setPreview(preview)
 	h.render(w, r, http.StatusOK, "offer_page", page.Nonce, page)
+}
+
+// staffPreview reports whether a visit is a staff member's preview: the request carries a
+// valid admin session (the admin's Preview button adds ?preview=1, but the parameter alone
+// proves nothing, so a customer's visit with it is still recorded).
+func (h *offerHandlers) staffPreview(r *http.Request) bool {
+	p, err := h.s.sessionFromRequest(r)
+	if err != nil {
+		h.s.logger.WarnContext(r.Context(), "offer page: staff session check failed", "error", err)
+		return false
+	}
+	return p != nil
 }
 
 func (h *offerHandlers) serverError(w http.ResponseWriter, r *http.Request, token string, err error) {
@@ -379,6 +397,28 @@ type offerPage struct {
 	Tools                  []offerToolView
 	Catalogue              []offerCategoryView
 	JS                     template.JS
+	// Preview is a staff member's visit: a banner says so and buying is switched off.
+	Preview bool
+}
+
+// setPreview marks the page and its items as a staff preview.
+func (p *offerPage) setPreview(on bool) {
+	if !on {
+		return
+	}
+	p.Preview = true
+	mark := func(items []offerItemView) {
+		for i := range items {
+			items[i].Preview = true
+		}
+	}
+	mark(p.Reorder)
+	for i := range p.Tools {
+		mark(p.Tools[i].Consumables)
+	}
+	for i := range p.Catalogue {
+		mark(p.Catalogue[i].Items)
+	}
 }
 
 type offerItemView struct {
@@ -388,6 +428,7 @@ type offerItemView struct {
 	Buyable                                   bool
 	Quantity                                  int64
 	Token                                     string
+	Preview                                   bool // staff preview: the buy button is disabled
 }
 
 type offerToolView struct {
@@ -428,13 +469,13 @@ func (h *offerHandlers) personalPage(token string, co store.Company, k store.Con
 
 // renderGeneric shows the catalogue without anything learnt about the visitor, records
 // nothing, and drops any offer session cookie the browser still has.
-func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, token string, co store.Company, c offertoken.Claims) {
+func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, token string, co store.Company, c offertoken.Claims, preview bool) {
 	items, err := h.s.db.ListCatalogue(r.Context(), co.Currency)
 	if err != nil {
 		h.serverError(w, r, token, err)
 		return
 	}
-	if _, err := r.Cookie(offerCookie); err == nil {
+	if _, err := r.Cookie(offerCookie); err == nil && !preview {
 		http.SetCookie(w, h.sessionCookie("", -1))
 	}
 	cp := copyFor("")
@@ -448,6 +489,7 @@ func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, to
 		}
 		page.Catalogue[n-1].Items = append(page.Catalogue[n-1].Items, itemView(it, co.Currency, token))
 	}
+	page.setPreview(preview)
 	h.render(w, r, http.StatusOK, "offer_page", page.Nonce, page)
 }
 

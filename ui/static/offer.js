@@ -34,6 +34,7 @@
   }
 
   function add(f) {
+    if (b.getAttribute("data-checkout") === "preview") return; // staff preview: buying is off
     var q = parseInt(f.elements.quantity.value, 10);
     if (!(q >= 1 && q <= 999)) { f.elements.quantity.reportValidity(); return; }
     var code = f.getAttribute("data-code");
