@@ -234,6 +234,14 @@ func TestOfferExpiredLinkInBrowser(t *testing.T) {
 	if offerCookieInBrowser(t, ctx) != nil || e.views(t) != 0 {
 		t.Fatal("an expired link opened a session")
 	}
+	// "Send me a fresh link" posts from the page itself (same origin) and queues one e-mail.
+	browserDo(t, ctx, chromedp.Click(chromedp.CSS(`#fresh-link button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if heading := browserText(t, ctx, `h1`); heading != "Check your inbox" || watch.status(base+"/x/fresh-link") != 200 {
+		t.Fatalf("after asking for a fresh link: %q, status %d", heading, watch.status(base+"/x/fresh-link"))
+	}
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE job_type = ?`, JobSendOfferEmail); n != 1 {
+		t.Fatalf("%d offer e-mails queued, want 1", n)
+	}
 }
 
 func TestOfferUnsubscribeInBrowser(t *testing.T) {

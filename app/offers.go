@@ -77,6 +77,7 @@ func (s *Server) offerRoutes() {
 	s.offerSession = h.sessionFromRequest
 	s.handleFunc(http.MethodGet, "/x/:token", h.handleView)
 	s.handle(http.MethodPost, "/x/checkout", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleCheckout)))
+	s.handle(http.MethodPost, "/x/fresh-link", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleFreshLink)))
 	s.handleFunc(http.MethodGet, "/preferences/:token", h.handlePreferences)
 	s.handleFunc(http.MethodPost, "/preferences/:token", h.handleUpdatePreferences)
 	s.handle(http.MethodPost, "/api/admin/offers/send", s.requireAdminAPI(http.HandlerFunc(h.handleSend)))
@@ -158,6 +159,8 @@ type offerMessagePage struct {
 	pageBase
 	Heading    string
 	Paragraphs []string
+	// FreshLinkToken, on the expired-link page, is posted back by "Send me a fresh link".
+	FreshLinkToken string
 }
 
 func (h *offerHandlers) base(title, token string) pageBase {
@@ -204,9 +207,13 @@ func (h *offerHandlers) renderBadLink(w http.ResponseWriter, r *http.Request, ou
 			"Offer links are switched off on this server: "+h.keyErr+".")
 		return
 	case tokenExpired:
-		// The signature was good, so its preferences page still works (to unsubscribe).
-		h.renderMessage(w, r, http.StatusGone, token, "Invalid or Expired Link",
-			"This link has expired or is no longer valid.", "Please use the link in a more recent e-mail from us, or get in touch and we will help.")
+		// The signature was good, so its preferences page still works (to unsubscribe), and
+		// the visitor may ask for a fresh link (offer_fresh_link.go).
+		p := offerMessagePage{pageBase: h.base("Invalid or Expired Link", token), Heading: "Invalid or Expired Link",
+			Paragraphs: []string{"This link has expired or is no longer valid.",
+				"We can e-mail you a fresh link, or use the link in a more recent e-mail from us, or get in touch and we will help."},
+			FreshLinkToken: token}
+		h.render(w, r, http.StatusGone, "offer_message", p.Nonce, p)
 		return
 	}
 	h.renderMessage(w, r, http.StatusNotFound, "", "Invalid or Expired Link",
