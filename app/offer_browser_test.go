@@ -21,7 +21,13 @@ import (
 // behind checkout) and returns it with its base URL.
 func startOfferSite(t *testing.T) (*offerEnv, string) {
 	t.Helper()
-	stripeBase := startStripeMock(t)
+	return startOfferSiteWith(t, startStripeMock(t), nil)
+}
+
+// startOfferSiteWith is startOfferSite with Stripe at stripeBase and edit applied to the
+// configuration last.
+func startOfferSiteWith(t *testing.T, stripeBase string, edit func(*Config)) (*offerEnv, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +36,9 @@ func startOfferSite(t *testing.T) (*offerEnv, string) {
 	e := newOfferEnv(t, func(c *Config) {
 		c.BaseURL = base
 		c.StripeSecretKey, c.StripeAPIBase = "sk_test_123", stripeBase
+		if edit != nil {
+			edit(c)
+		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := e.srv.Start(ctx, ln); err != nil {

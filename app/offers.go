@@ -265,6 +265,7 @@ func (h *offerHandlers) handleView(w http.ResponseWriter, r *http.Request, ps ht
 	}
 	page := h.personalPage(token, company, contact, sess, payload)
 	page.setPreview(preview)
+	page.setCheckout(h.checkoutOn(), h.support(reorderSubject(company.Name), nil))
 	h.render(w, r, http.StatusOK, "offer_page", page.Nonce, page)
 }
 
@@ -406,17 +407,34 @@ type offerPage struct {
 	JS                     template.JS
 	// Preview is a staff member's visit: a banner says so and buying is switched off.
 	Preview bool
+	// CheckoutOff: online checkout is not configured, so the page shows how to reorder by
+	// e-mail or phone (Support) instead of buy buttons (offer_fallback.go). Support is also
+	// shown when a checkout attempt fails.
+	CheckoutOff bool
+	Support     offerSupport
 }
 
 // setPreview marks the page and its items as a staff preview.
 func (p *offerPage) setPreview(on bool) {
-	if !on {
-		return
+	if on {
+		p.Preview = true
+		p.eachItem(func(it *offerItemView) { it.Preview = true })
 	}
-	p.Preview = true
+}
+
+// setCheckout says whether online checkout is on, and how else to reorder.
+func (p *offerPage) setCheckout(on bool, support offerSupport) {
+	p.Support = support
+	if !on {
+		p.CheckoutOff = true
+		p.eachItem(func(it *offerItemView) { it.NoCheckout = true })
+	}
+}
+
+func (p *offerPage) eachItem(fn func(*offerItemView)) {
 	mark := func(items []offerItemView) {
 		for i := range items {
-			items[i].Preview = true
+			fn(&items[i])
 		}
 	}
 	mark(p.Reorder)
@@ -436,6 +454,7 @@ type offerItemView struct {
 	Quantity                                  int64
 	Token                                     string
 	Preview                                   bool // staff preview: the buy button is disabled
+	NoCheckout                                bool // checkout is off: price only, no buy form
 }
 
 type offerToolView struct {
@@ -497,6 +516,7 @@ func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, to
 		page.Catalogue[n-1].Items = append(page.Catalogue[n-1].Items, itemView(it, co.Currency, token))
 	}
 	page.setPreview(preview)
+	page.setCheckout(h.checkoutOn(), h.support(reorderSubject(""), nil))
 	h.render(w, r, http.StatusOK, "offer_page", page.Nonce, page)
 }
 
