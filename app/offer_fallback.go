@@ -45,6 +45,16 @@ func (h *offerHandlers) support(subject string, lines []string) offerSupport {
 	return s
 }
 
+// contactSupport is the support contact for message pages, or nil when none is configured
+// (those pages then keep their own wording).
+func (h *offerHandlers) contactSupport() *offerSupport {
+	s := h.support("Offer link", nil)
+	if s.Email == "" && s.Tel == "" {
+		return nil
+	}
+	return &s
+}
+
 // mailtoLink is a mailto: URL with a subject and a body of one line per item (RFC 6068:
 // percent-encoded, spaces as %20, line breaks as %0D%0A).
 func mailtoLink(to, subject string, lines []string) string {

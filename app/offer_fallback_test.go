@@ -303,3 +303,16 @@ func TestOfferCheckoutOffInBrowser(t *testing.T) {
 		t.Fatalf("checkout off: %q, %d buttons or forms", how, buttons)
 	}
 }
+
+func TestBadLinkPagesNameTheSupportContact(t *testing.T) {
+	e := newOfferEnv(t, withSupport)
+	tok := e.mint(t, offertoken.Claims{CompanyID: "ACME", ContactID: "K-SUB"}, time.Minute)
+	e.clock.Advance(time.Hour)
+	for target, status := range map[string]int{"/x/" + tok: http.StatusGone, "/x/" + tok + "x": http.StatusNotFound, "/x/nonsense": http.StatusNotFound} {
+		rec := e.get(t, target)
+		body := html.UnescapeString(rec.Body.String())
+		if rec.Code != status || !strings.Contains(body, "mailto:"+testSupportEmail) || !strings.Contains(body, testSupportPhone) {
+			t.Errorf("%s: %d %s", target, rec.Code, body)
+		}
+	}
+}

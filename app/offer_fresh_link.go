@@ -57,9 +57,11 @@ func (h *offerHandlers) handleFreshLink(w http.ResponseWriter, r *http.Request) 
 		h.s.logger.InfoContext(ctx, "fresh offer link requested", "token", offertoken.Redact(token),
 			"outcome", string(outcome), "job_id", jobID)
 	}
-	h.renderMessage(w, r, http.StatusOK, "", "Check your inbox",
-		"If this link was sent to you and you still receive our e-mails, a fresh link is on its way to the address it was sent to. We send at most one an hour.",
-		"Nothing arrived? Look in your spam folder, or get in touch and we will help.")
+	p := offerMessagePage{pageBase: h.base("Check your inbox", ""), Heading: "Check your inbox",
+		Paragraphs: []string{"If this link was sent to you and you still receive our e-mails, a fresh link is on its way to the address it was sent to. We send at most one an hour.",
+			"Nothing arrived? Look in your spam folder, or get in touch and we will help."},
+		Support: h.contactSupport()}
+	h.render(w, r, http.StatusOK, "offer_message", p.Nonce, p)
 }
 
 // queueFreshLink does the work of handleFreshLink and says what it did.

@@ -30,7 +30,7 @@ func (e *offerEnv) freshLinkJobs(t *testing.T, contact string) int {
 }
 
 func TestFreshLinkAnswersAlikeAndQueuesOnlyForSubscribedContacts(t *testing.T) {
-	e := newOfferEnv(t, nil)
+	e := newOfferEnv(t, withSupport)
 	expired := func(contact string) string {
 		return e.mint(t, offertoken.Claims{CompanyID: "ACME", ContactID: contact, OfferKey: "reorder", CampaignKey: "spring"}, time.Minute)
 	}
@@ -47,7 +47,7 @@ func TestFreshLinkAnswersAlikeAndQueuesOnlyForSubscribedContacts(t *testing.T) {
 	tampered := sub[:len(sub)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(sub, "AA")]
 
 	status, want := e.freshLinkAnswer(t, sub)
-	if status != http.StatusOK || !strings.Contains(want, "Check your inbox") {
+	if status != http.StatusOK || !strings.Contains(want, "Check your inbox") || !strings.Contains(want, "mailto:"+testSupportEmail) {
 		t.Fatalf("expired+subscribed: %d %s", status, want)
 	}
 	if n := e.freshLinkJobs(t, "K-SUB"); n != 1 {

@@ -161,6 +161,8 @@ type offerMessagePage struct {
 	Paragraphs []string
 	// FreshLinkToken, on the expired-link page, is posted back by "Send me a fresh link".
 	FreshLinkToken string
+	// Support, when set, is how to get in touch (bad-link and fresh-link pages).
+	Support *offerSupport
 }
 
 func (h *offerHandlers) base(title, token string) pageBase {
@@ -212,12 +214,15 @@ func (h *offerHandlers) renderBadLink(w http.ResponseWriter, r *http.Request, ou
 		p := offerMessagePage{pageBase: h.base("Invalid or Expired Link", token), Heading: "Invalid or Expired Link",
 			Paragraphs: []string{"This link has expired or is no longer valid.",
 				"We can e-mail you a fresh link, or use the link in a more recent e-mail from us, or get in touch and we will help."},
-			FreshLinkToken: token}
+			FreshLinkToken: token, Support: h.contactSupport()}
 		h.render(w, r, http.StatusGone, "offer_message", p.Nonce, p)
 		return
 	}
-	h.renderMessage(w, r, http.StatusNotFound, "", "Invalid or Expired Link",
-		"This link has expired or is no longer valid.", "Please use the link in a more recent e-mail from us, or get in touch and we will help.")
+	p := offerMessagePage{pageBase: h.base("Invalid or Expired Link", ""), Heading: "Invalid or Expired Link",
+		Paragraphs: []string{"This link has expired or is no longer valid.",
+			"Please use the link in a more recent e-mail from us, or get in touch and we will help."},
+		Support: h.contactSupport()}
+	h.render(w, r, http.StatusNotFound, "offer_message", p.Nonce, p)
 }
 
 // handleView serves GET /x/{token}.
