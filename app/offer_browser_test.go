@@ -244,7 +244,8 @@ func TestOfferExpiredLinkInBrowser(t *testing.T) {
 		t.Fatal("an expired link opened a session")
 	}
 	// "Send me a fresh link" posts from the page itself (same origin) and queues one e-mail.
-	browserDo(t, ctx, chromedp.Click(chromedp.CSS(`#fresh-link button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	browserDo(t, ctx, chromedp.Click(chromedp.CSS(`#fresh-link button`)), chromedp.WaitNotPresent(chromedp.CSS(`#fresh-link`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	if heading := browserText(t, ctx, `h1`); heading != "Check your inbox" || watch.status(base+"/x/fresh-link") != 200 {
 		t.Fatalf("after asking for a fresh link: %q, status %d", heading, watch.status(base+"/x/fresh-link"))
 	}
