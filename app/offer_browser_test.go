@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/technifold/technifold/app/offertoken"
+	"github.com/technifold/technifold/store"
 )
 
 // startOfferSite runs the offer environment's server on a loopback port (with stripe-mock
@@ -249,7 +250,7 @@ func TestOfferExpiredLinkInBrowser(t *testing.T) {
 	if heading := browserText(t, ctx, `h1`); heading != "Check your inbox" || watch.status(base+"/x/fresh-link") != 200 {
 		t.Fatalf("after asking for a fresh link: %q, status %d", heading, watch.status(base+"/x/fresh-link"))
 	}
-	if n := e.count(t, `SELECT count(*) FROM outbox WHERE job_type = ?`, JobSendOfferEmail); n != 1 {
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE job_type = ?`, string(store.JobSendOfferEmail)); n != 1 {
 		t.Fatalf("%d offer e-mails queued, want 1", n)
 	}
 }

@@ -25,7 +25,7 @@ const freshLinkEvery = time.Hour
 // prefix is another id's ("K1" vs "K10").
 func freshLinkKeyPrefix(contactID string) string {
 	sum := sha256.Sum256([]byte(contactID))
-	return JobSendOfferEmail + ":fresh:" + hex.EncodeToString(sum[:16]) + ":"
+	return string(store.JobSendOfferEmail) + ":fresh:" + hex.EncodeToString(sum[:16]) + ":"
 }
 
 // freshLinkOutcome says what a request did, for the log only (never for the answer).
@@ -100,10 +100,10 @@ func (h *offerHandlers) queueFreshLink(ctx context.Context, token string) (fresh
 			return nil
 		}
 		res = freshQueued
-		id, _, err = tx.Enqueue(ctx, store.NewJob{Type: JobSendOfferEmail, CompanyID: k.CompanyID,
-			Payload: offerEmailPayload{ContactID: k.ID, CompanyID: k.CompanyID, OfferKey: claims.OfferKey,
-				CampaignKey: claims.CampaignKey},
-			DedupeKey: prefix + store.FormatTime(tx.Now())})
+		job := store.NewJobFor(store.SendOfferEmailArgs{ContactID: k.ID, CompanyID: k.CompanyID,
+			OfferKey: claims.OfferKey, CampaignKey: claims.CampaignKey})
+		job.CompanyID, job.DedupeKey = k.CompanyID, prefix+store.FormatTime(tx.Now())
+		id, _, err = tx.Enqueue(ctx, job)
 		return err
 	})
 	if err != nil {

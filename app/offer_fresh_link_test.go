@@ -26,7 +26,7 @@ func (e *offerEnv) freshLinkAnswer(t *testing.T, token string) (int, string) {
 func (e *offerEnv) freshLinkJobs(t *testing.T, contact string) int {
 	t.Helper()
 	return e.count(t, `SELECT count(*) FROM outbox WHERE job_type = ? AND dedupe_key LIKE ? || '%'
-		AND json_extract(payload, '$.contact_id') = ?`, JobSendOfferEmail, freshLinkKeyPrefix(contact), contact)
+		AND json_extract(payload, '$.contact_id') = ?`, string(store.JobSendOfferEmail), freshLinkKeyPrefix(contact), contact)
 }
 
 func TestFreshLinkAnswersAlikeAndQueuesOnlyForSubscribedContacts(t *testing.T) {
@@ -54,7 +54,7 @@ func TestFreshLinkAnswersAlikeAndQueuesOnlyForSubscribedContacts(t *testing.T) {
 		t.Fatalf("%d fresh-link jobs for K-SUB, want 1", n)
 	}
 	var payload string
-	if err := e.db.Read().QueryRow(`SELECT payload FROM outbox WHERE job_type = ?`, JobSendOfferEmail).Scan(&payload); err != nil ||
+	if err := e.db.Read().QueryRow(`SELECT payload FROM outbox WHERE job_type = ?`, string(store.JobSendOfferEmail)).Scan(&payload); err != nil ||
 		!strings.Contains(payload, `"contact_id":"K-SUB"`) || !strings.Contains(payload, `"offer_key":"reorder"`) ||
 		!strings.Contains(payload, `"campaign_key":"spring"`) || !strings.Contains(payload, `"company_id":"ACME"`) {
 		t.Fatalf("job payload %s (%v)", payload, err)

@@ -91,8 +91,8 @@ func TestOfferStaffPreviewRecordsNothing(t *testing.T) {
 	if n := e.views(t); n != 1 {
 		t.Fatalf("customer visit logged %d offer_view events, want 1", n)
 	}
-	if s, _ := e.engagementOf(t, "ACME"); s != score+store.CategoryWeights["view"] {
-		t.Fatalf("customer visit: score %d → %d, want +%d", score, s, store.CategoryWeights["view"])
+	if s, _ := e.engagementOf(t, "ACME"); s != score+store.EventCategory("view").Weight() {
+		t.Fatalf("customer visit: score %d → %d, want +%d", score, s, store.EventCategory("view").Weight())
 	}
 }
 
