@@ -329,6 +329,16 @@ func TestAdminInBrowser(t *testing.T) {
 		if err != nil || claims.CompanyID != sc.offerCompany {
 			t.Fatalf("minted link does not verify for %s: %v %+v", sc.offerCompany, err, claims)
 		}
+		// Preview: the signed-in staff member opens the link; the page says so and logs no view.
+		var viewsBefore, viewsAfter int
+		_ = e.db.Read().QueryRow(`SELECT count(*) FROM engagement_events WHERE event_name = 'offer_view'`).Scan(&viewsBefore)
+		preview := fromBrowser(t, ctx, chromedp.AttributeValue(css(`#offer-preview`), "href")).Value
+		inBrowser(t, ctx, chromedp.Navigate(preview), chromedp.WaitVisible(css(`#preview-banner`)))
+		_ = e.db.Read().QueryRow(`SELECT count(*) FROM engagement_events WHERE event_name = 'offer_view'`).Scan(&viewsAfter)
+		if banner := fromBrowser(t, ctx, chromedp.Text(css(`#preview-banner`))); preview != link+"?preview=1" ||
+			!strings.Contains(banner, "Preview — this visit is not recorded") || viewsAfter != viewsBefore {
+			t.Fatalf("preview %q: banner %q, offer_view %d → %d", preview, banner, viewsBefore, viewsAfter)
+		}
 		actions := strings.Join(e.auditActions(), " ")
 		if !strings.Contains(actions, "offer.send") || !strings.Contains(actions, "offer.link") {
 			t.Fatalf("offer actions not audited: %s", actions)

@@ -3,6 +3,7 @@ package app
 import (
 	"flag"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"os"
 	"slices"
@@ -46,6 +47,11 @@ type Config struct {
 
 	SMTPURL  string
 	MailFrom string
+
+	// SupportEmail and SupportPhone are how customers reorder when online checkout is off or
+	// fails (offer pages); either may be empty.
+	SupportEmail string
+	SupportPhone string
 
 	ReplicaURL       string
 	LitestreamConfig string
@@ -103,6 +109,8 @@ func (c *Config) settings() []setting {
 		{env: "ADMIN_PASSWORD", flag: "admin-password", usage: "first admin's password", secret: true, str: &c.AdminPassword},
 		{env: "SMTP_URL", flag: "smtp-url", usage: "smtp://user:pass@host:587 for offer e-mails", secret: true, str: &c.SMTPURL},
 		{env: "MAIL_FROM", flag: "mail-from", usage: "From address of offer e-mails", str: &c.MailFrom},
+		{env: "SUPPORT_EMAIL", flag: "support-email", usage: "e-mail address offer pages show for reordering when checkout is off or fails", str: &c.SupportEmail},
+		{env: "SUPPORT_PHONE", flag: "support-phone", usage: "phone number offer pages show for reordering when checkout is off or fails", str: &c.SupportPhone},
 		{env: "REPLICA_URL", flag: "replica-url", usage: "Litestream replica: s3://bucket/path?endpoint=… or file:///path", str: &c.ReplicaURL},
 		{env: "LITESTREAM_CONFIG", flag: "litestream-config", usage: "path of a litestream.yml", str: &c.LitestreamConfig},
 		{env: "LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error", str: &c.LogLevel},
@@ -245,6 +253,12 @@ func (c *Config) Validate() error {
 	default:
 		problems = append(problems, "LOG_FORMAT must be json or text")
 	}
+	if c.SupportEmail != "" && !validSupportEmail(c.SupportEmail) {
+		problems = append(problems, "SUPPORT_EMAIL must be a plain e-mail address, e.g. orders@example.com")
+	}
+	if c.SupportPhone != "" && !validSupportPhone(c.SupportPhone) {
+		problems = append(problems, "SUPPORT_PHONE must be a phone number of digits, spaces and + ( ) - . (at most 40 characters)")
+	}
 	if c.ReplicaURL != "" && c.LitestreamConfig != "" {
 		problems = append(problems, "set REPLICA_URL or LITESTREAM_CONFIG, not both")
 	}
@@ -252,6 +266,28 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid configuration: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// validSupportEmail accepts a bare address (no display name): it goes into a mailto: link.
+func validSupportEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == strings.TrimSpace(s) && len(s) <= 254
+}
+
+// validSupportPhone accepts what people write as phone numbers and nothing that could break
+// out of a tel: link.
+func validSupportPhone(s string) bool {
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune(" +()-.", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 3 && len(s) <= 40
 }
 
 var validZohoDC = map[string]bool{"com": true, "eu": true, "in": true, "com.au": true, "jp": true, "ca": true, "sa": true}

@@ -15,13 +15,20 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/technifold/technifold/app/offertoken"
+	"github.com/technifold/technifold/store"
 )
 
 // startOfferSite runs the offer environment's server on a loopback port (with stripe-mock
 // behind checkout) and returns it with its base URL.
 func startOfferSite(t *testing.T) (*offerEnv, string) {
 	t.Helper()
-	stripeBase := startStripeMock(t)
+	return startOfferSiteWith(t, startStripeMock(t), nil)
+}
+
+// startOfferSiteWith is startOfferSite with Stripe at stripeBase and edit applied to the
+// configuration last.
+func startOfferSiteWith(t *testing.T, stripeBase string, edit func(*Config)) (*offerEnv, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +37,9 @@ func startOfferSite(t *testing.T) (*offerEnv, string) {
 	e := newOfferEnv(t, func(c *Config) {
 		c.BaseURL = base
 		c.StripeSecretKey, c.StripeAPIBase = "sk_test_123", stripeBase
+		if edit != nil {
+			edit(c)
+		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := e.srv.Start(ctx, ln); err != nil {
@@ -233,6 +243,15 @@ func TestOfferExpiredLinkInBrowser(t *testing.T) {
 	}
 	if offerCookieInBrowser(t, ctx) != nil || e.views(t) != 0 {
 		t.Fatal("an expired link opened a session")
+	}
+	// "Send me a fresh link" posts from the page itself (same origin) and queues one e-mail.
+	browserDo(t, ctx, chromedp.Click(chromedp.CSS(`#fresh-link button`)), chromedp.WaitNotPresent(chromedp.CSS(`#fresh-link`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if heading := browserText(t, ctx, `h1`); heading != "Check your inbox" || watch.status(base+"/x/fresh-link") != 200 {
+		t.Fatalf("after asking for a fresh link: %q, status %d", heading, watch.status(base+"/x/fresh-link"))
+	}
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE job_type = ?`, string(store.JobSendOfferEmail)); n != 1 {
+		t.Fatalf("%d offer e-mails queued, want 1", n)
 	}
 }
 

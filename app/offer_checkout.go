@@ -66,14 +66,15 @@ func (h *offerHandlers) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.startCheckout(ctx, in)
 	if err != nil {
+		// The basket is kept: the answer lists it, can post it again, and says how else to order.
 		status := statusOf(err)
 		if status >= 500 {
 			h.s.logger.WarnContext(ctx, "offer checkout failed", "error", err, "request_id", requestID(ctx))
-			h.renderMessage(w, r, http.StatusServiceUnavailable, "", "Checkout is not available",
-				"We could not start the checkout just now. Please try again in a few minutes.")
+			h.renderCheckoutFailed(w, r, http.StatusServiceUnavailable, "Checkout is not available",
+				"We could not start the online checkout just now. Your basket is below: try again in a few minutes, or order by e-mail or phone.", in, token)
 			return
 		}
-		h.renderMessage(w, r, status, "", "Checkout failed", store.ErrorMessage(err))
+		h.renderCheckoutFailed(w, r, status, "Checkout failed", store.ErrorMessage(err), in, token)
 		return
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")

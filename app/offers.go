@@ -96,6 +96,7 @@ func (s *Server) offerRoutes() {
 	s.offerToken = h.tokenParty
 	s.handleFunc(http.MethodGet, "/x/:token", h.handleView)
 	s.handle(http.MethodPost, "/x/checkout", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleCheckout)))
+	s.handle(http.MethodPost, "/x/fresh-link", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleFreshLink)))
 	s.handleFunc(http.MethodGet, "/preferences/:token", h.handlePreferences)
 	s.handleFunc(http.MethodPost, "/preferences/:token", h.handleUpdatePreferences)
 	s.offers = h
@@ -183,6 +184,10 @@ type offerMessagePage struct {
 	pageBase
 	Heading    string
 	Paragraphs []string
+	// FreshLinkToken, on the expired-link page, is posted back by "Send me a fresh link".
+	FreshLinkToken string
+	// Support, when set, is how to get in touch (bad-link and fresh-link pages).
+	Support *offerSupport
 }
 
 func (h *offerHandlers) base(title, token string) pageBase {
@@ -229,13 +234,20 @@ func (h *offerHandlers) renderBadLink(w http.ResponseWriter, r *http.Request, ou
 			"Offer links are switched off on this server: "+h.keyErr+".")
 		return
 	case tokenExpired:
-		// The signature was good, so its preferences page still works (to unsubscribe).
-		h.renderMessage(w, r, http.StatusGone, token, "Invalid or Expired Link",
-			"This link has expired or is no longer valid.", "Please use the link in a more recent e-mail from us, or get in touch and we will help.")
+		// The signature was good, so its preferences page still works (to unsubscribe), and
+		// the visitor may ask for a fresh link (offer_fresh_link.go).
+		p := offerMessagePage{pageBase: h.base("Invalid or Expired Link", token), Heading: "Invalid or Expired Link",
+			Paragraphs: []string{"This link has expired or is no longer valid.",
+				"We can e-mail you a fresh link, or use the link in a more recent e-mail from us, or get in touch and we will help."},
+			FreshLinkToken: token, Support: h.contactSupport()}
+		h.render(w, r, http.StatusGone, "offer_message", p.Nonce, p)
 		return
 	}
-	h.renderMessage(w, r, http.StatusNotFound, "", "Invalid or Expired Link",
-		"This link has expired or is no longer valid.", "Please use the link in a more recent e-mail from us, or get in touch and we will help.")
+	p := offerMessagePage{pageBase: h.base("Invalid or Expired Link", ""), Heading: "Invalid or Expired Link",
+		Paragraphs: []string{"This link has expired or is no longer valid.",
+			"Please use the link in a more recent e-mail from us, or get in touch and we will help."},
+		Support: h.contactSupport()}
+	h.render(w, r, http.StatusNotFound, "offer_message", p.Nonce, p)
 }
 
 // handleView serves GET /x/{token}.
@@ -262,14 +274,19 @@ func (h *offerHandlers) handleView(w http.ResponseWriter, r *http.Request, ps ht
 		h.serverError(w, r, token, err)
 		return
 	}
+	preview := h.staffPreview(r)
 	if !personal {
-		h.renderGeneric(w, r, token, company, claims)
+		h.renderGeneric(w, r, token, company, claims, preview)
 		return
 	}
-	sess, err := h.openSession(ctx, w, r, claims)
-	if err != nil {
-		h.serverError(w, r, token, err)
-		return
+	// A staff preview opens no session and records no offer_view: it is not a customer visit.
+	sess := store.OfferSession{CompanyID: claims.CompanyID, ContactID: claims.ContactID,
+		OfferKey: claims.OfferKey, CampaignKey: claims.CampaignKey}
+	if !preview {
+		if sess, err = h.openSession(ctx, w, r, claims); err != nil {
+			h.serverError(w, r, token, err)
+			return
+		}
 	}
 	payload, err := h.s.db.GetConsumablePayload(ctx, company.ID)
 	if err != nil {
@@ -277,7 +294,21 @@ func (h *offerHandlers) handleView(w http.ResponseWriter, r *http.Request, ps ht
 		return
 	}
 	page := h.personalPage(token, company, contact, sess, payload)
+	page.setPreview(preview)
+	page.setCheckout(h.checkoutOn(), h.support(reorderSubject(company.Name), nil))
 	h.render(w, r, http.StatusOK, "offer_page", page.Nonce, page)
+}
+
+// staffPreview reports whether a visit is a staff member's preview: the request carries a
+// valid admin session (the admin's Preview button adds ?preview=1, but the parameter alone
+// proves nothing, so a customer's visit with it is still recorded).
+func (h *offerHandlers) staffPreview(r *http.Request) bool {
+	p, err := h.s.sessionFromRequest(r)
+	if err != nil {
+		h.s.logger.WarnContext(r.Context(), "offer page: staff session check failed", "error", err)
+		return false
+	}
+	return p != nil
 }
 
 func (h *offerHandlers) serverError(w http.ResponseWriter, r *http.Request, token string, err error) {
@@ -421,6 +452,45 @@ type offerPage struct {
 	Tools                  []offerToolView
 	Catalogue              []offerCategoryView
 	JS                     template.JS
+	// Preview is a staff member's visit: a banner says so and buying is switched off.
+	Preview bool
+	// CheckoutOff: online checkout is not configured, so the page shows how to reorder by
+	// e-mail or phone (Support) instead of buy buttons (offer_fallback.go). Support is also
+	// shown when a checkout attempt fails.
+	CheckoutOff bool
+	Support     offerSupport
+}
+
+// setPreview marks the page and its items as a staff preview.
+func (p *offerPage) setPreview(on bool) {
+	if on {
+		p.Preview = true
+		p.eachItem(func(it *offerItemView) { it.Preview = true })
+	}
+}
+
+// setCheckout says whether online checkout is on, and how else to reorder.
+func (p *offerPage) setCheckout(on bool, support offerSupport) {
+	p.Support = support
+	if !on {
+		p.CheckoutOff = true
+		p.eachItem(func(it *offerItemView) { it.NoCheckout = true })
+	}
+}
+
+func (p *offerPage) eachItem(fn func(*offerItemView)) {
+	mark := func(items []offerItemView) {
+		for i := range items {
+			fn(&items[i])
+		}
+	}
+	mark(p.Reorder)
+	for i := range p.Tools {
+		mark(p.Tools[i].Consumables)
+	}
+	for i := range p.Catalogue {
+		mark(p.Catalogue[i].Items)
+	}
 }
 
 type offerItemView struct {
@@ -430,6 +500,8 @@ type offerItemView struct {
 	Buyable                                   bool
 	Quantity                                  int64
 	Token                                     string
+	Preview                                   bool // staff preview: the buy button is disabled
+	NoCheckout                                bool // checkout is off: price only, no buy form
 }
 
 type offerToolView struct {
@@ -470,13 +542,13 @@ func (h *offerHandlers) personalPage(token string, co store.Company, k store.Con
 
 // renderGeneric shows the catalogue without anything learnt about the visitor, records
 // nothing, and drops any offer session cookie the browser still has.
-func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, token string, co store.Company, c offertoken.Claims) {
+func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, token string, co store.Company, c offertoken.Claims, preview bool) {
 	items, err := h.s.db.ListCatalogue(r.Context(), co.Currency)
 	if err != nil {
 		h.serverError(w, r, token, err)
 		return
 	}
-	if _, err := r.Cookie(offerCookie); err == nil {
+	if _, err := r.Cookie(offerCookie); err == nil && !preview {
 		http.SetCookie(w, h.sessionCookie("", -1))
 	}
 	cp := copyFor("")
@@ -490,6 +562,8 @@ func (h *offerHandlers) renderGeneric(w http.ResponseWriter, r *http.Request, to
 		}
 		page.Catalogue[n-1].Items = append(page.Catalogue[n-1].Items, itemView(it, co.Currency, token))
 	}
+	page.setPreview(preview)
+	page.setCheckout(h.checkoutOn(), h.support(reorderSubject(""), nil))
 	h.render(w, r, http.StatusOK, "offer_page", page.Nonce, page)
 }
 

@@ -56,6 +56,9 @@ func newOfferEnv(t *testing.T, edit func(*Config)) *offerEnv {
 	cfg := testConfig(t)
 	cfg.TokenSecret = offerTestSecret
 	cfg.BaseURL = "http://shop.test"
+	// Checkout is on (pages show buy buttons) but reaches no Stripe: tests that check out set
+	// STRIPE_API_BASE to stripe-mock, tests of checkout being off clear the key.
+	cfg.StripeSecretKey, cfg.StripeAPIBase = "sk_test_123", "http://127.0.0.1:1"
 	if edit != nil {
 		edit(cfg)
 	}

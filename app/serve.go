@@ -70,6 +70,7 @@ func Serve(ctx context.Context, cfg *Config, opts ServeOptions) error {
 		if err := useDemoTokenSecret(ctx, db, cfg, logger); err != nil {
 			return err
 		}
+		useDemoSupportContact(cfg)
 	}
 	if err := BootstrapAdmin(ctx, db, cfg, opts.Demo, func(format string, args ...any) {
 		if opts.Stdout != nil {
@@ -154,6 +155,23 @@ func useDemoTokenSecret(ctx context.Context, db *store.DB, cfg *Config, logger *
 	cfg.TokenSecret = secret
 	logger.Warn("offer links use a generated demo secret kept in the database; set TOKEN_SECRET in production")
 	return nil
+}
+
+// Demo support contact: offer pages of a demo show how to reorder without checkout. The phone
+// number is in Ofcom's range reserved for drama, so it rings nobody.
+const (
+	demoSupportEmail = "orders@technifold.example"
+	demoSupportPhone = "+44 20 7946 0321"
+)
+
+// useDemoSupportContact fills SUPPORT_EMAIL and SUPPORT_PHONE with demo values when unset.
+func useDemoSupportContact(cfg *Config) {
+	if cfg.SupportEmail == "" {
+		cfg.SupportEmail = demoSupportEmail
+	}
+	if cfg.SupportPhone == "" {
+		cfg.SupportPhone = demoSupportPhone
+	}
 }
 
 // displayAddr turns a wildcard listen address into one a person can open.

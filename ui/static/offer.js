@@ -11,6 +11,22 @@
   var fmt = null;
   try { fmt = new Intl.NumberFormat("en-GB", { style: "currency", currency: cur }); } catch (e) { /* plain below */ }
   var items = [];
+  var fallback = box.querySelector(".fallback"), mailto = box.querySelector(".fallback .support-email");
+  var mailBase = mailto ? mailto.getAttribute("href").split("&body=")[0] : "";
+  // The basket survives a reload and a failed checkout: it is kept in this tab's sessionStorage
+  // (per link), and dropped once Stripe's checkout opens.
+  var key = "tf-basket:" + location.pathname, store = null;
+  try { store = window.sessionStorage; store.getItem(key); } catch (e) { store = null; }
+
+  function save() {
+    if (!store) return;
+    try {
+      if (items.length) store.setItem(key, JSON.stringify(items.map(function (it) {
+        return { product_code: it.product_code, quantity: it.quantity };
+      })));
+      else store.removeItem(key);
+    } catch (e) { /* full or disabled: the basket still lives in the page */ }
+  }
 
   function money(minor) {
     var v = minor / Math.pow(10, exp);
@@ -31,9 +47,13 @@
     });
     total.textContent = money(sum);
     box.hidden = items.length === 0;
+    if (mailto) mailto.setAttribute("href", mailBase + "&body=" + encodeURIComponent("Hello, I would like to order:\r\n" +
+      items.map(function (it) { return it.quantity + " × " + it.description + " (" + it.product_code + ")"; }).join("\r\n") + "\r\n"));
+    save();
   }
 
   function add(f) {
+    if (b.getAttribute("data-checkout") === "preview") return; // staff preview: buying is off
     var q = parseInt(f.elements.quantity.value, 10);
     if (!(q >= 1 && q <= 999)) { f.elements.quantity.reportValidity(); return; }
     var code = f.getAttribute("data-code");
@@ -45,13 +65,30 @@
     render();
   }
 
+  var forms = {};
   d.querySelectorAll("form.buy-form").forEach(function (f) {
     var btn = f.querySelector("button");
     if (btn) btn.textContent = "Add to basket";
     f.addEventListener("submit", function (e) { e.preventDefault(); add(f); });
+    forms[f.getAttribute("data-code")] = f;
   });
 
-  function fail(text) { msg.textContent = text; go.disabled = false; }
+  // Restore a kept basket: only items this page still sells, at this page's prices.
+  if (store) {
+    try {
+      (JSON.parse(store.getItem(key) || "[]") || []).forEach(function (it) {
+        var f = forms[it && it.product_code], q = parseInt(it && it.quantity, 10);
+        if (!f || !(q >= 1 && q <= 999)) return;
+        items.push({ product_code: it.product_code, quantity: q, description: f.getAttribute("data-description"),
+          amount: parseInt(f.getAttribute("data-amount"), 10) || 0 });
+      });
+    } catch (e) { items = []; }
+    if (items.length) render();
+  }
+
+  // A failed checkout keeps the basket and shows the other ways to order.
+  function fail(text) { msg.textContent = text; go.disabled = false; if (fallback) fallback.hidden = false; }
+  var unavailable = "Online checkout is not available just now. Your basket is kept: try again in a few minutes.";
 
   // Generic pages have no session: they check out through the no-JS route with the link.
   function submitForm() {
@@ -74,12 +111,15 @@
     fetch("/api/checkout", { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) {
-        return r.json().then(function (j) {
-          if (!r.ok || !j.url) throw new Error(j.error || "Checkout is not available right now.");
+        return r.json().catch(function () { return {}; }).then(function (j) {
+          // Server-side failures (Stripe down, checkout off) get a plain message, never internals.
+          if (r.status >= 500 || (r.ok && !j.url)) throw new Error(unavailable);
+          if (!r.ok) throw new Error(j.error || unavailable);
+          items = []; save();
           window.location.assign(j.url);
         });
       })
-      .catch(function (e) { fail(e.message || "Checkout is not available right now."); });
+      .catch(function (e) { fail(e instanceof TypeError || !e || !e.message ? unavailable : e.message); });
   });
 
   // Tool tabs: one tool's consumables at a time (without JS all are listed with anchors).
