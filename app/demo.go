@@ -54,6 +54,7 @@ var (
 // DemoResult says what LoadDemo wrote.
 type DemoResult struct {
 	Companies, Contacts, Products, Sales, Events int
+	Orders, Jobs, Deliveries                     int // added by this load
 	Changed                                      int
 	Anchor                                       string
 }
@@ -84,7 +85,10 @@ func LoadDemo(ctx context.Context, db *store.DB) (DemoResult, error) {
 		res.Anchor = anchorText
 		return writeDemo(ctx, tx, anchor, &res)
 	})
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	return res, loadDemoActivity(ctx, db, &res)
 }
 
 func writeDemo(ctx context.Context, tx *store.Tx, anchor time.Time, res *DemoResult) error {
