@@ -439,7 +439,7 @@ func (a *demoActivity) stripeEvents(ctx context.Context, orders map[int]store.Or
 			return map[string]any{"id": d.session(), "object": "checkout.session", "client_reference_id": o.ID,
 				"metadata": map[string]string{"order_id": o.ID}, "mode": "payment", "status": status, "payment_status": payment,
 				"currency": o.Currency, "amount_total": o.TotalAmount, "amount_subtotal": o.Subtotal,
-				"total_details": map[string]any{"amount_tax": 0, "amount_discount": 0, "amount_shipping": 0},
+				"total_details":  map[string]any{"amount_tax": 0, "amount_discount": 0, "amount_shipping": 0},
 				"payment_intent": d.intent(), "customer": "cus_demo_" + o.CompanyID}
 		}
 		intent := func(status string) map[string]any {
