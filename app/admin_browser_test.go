@@ -37,9 +37,7 @@ type showcase struct {
 func seedShowcase(t *testing.T, e *adminEnv) showcase {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := LoadDemo(ctx, e.db); err != nil {
-		t.Fatal(err)
-	}
+	e.loadDemo()
 	var sc showcase
 	rng := rand.New(rand.NewPCG(7, 7))
 	now := e.db.Now()

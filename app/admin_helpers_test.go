@@ -100,6 +100,22 @@ func startAdminEnv(t testing.TB, cfg *Config, dbPath string, o adminEnvOptions) 
 	return &adminEnv{t: t, cfg: cfg, db: db, srv: srv, url: base, clock: o.clock}
 }
 
+// loadDemo loads the demo data set with the env's worker paused: the demo makes its job
+// histories by claiming jobs itself, which needs an outbox no other worker is taking from.
+func (e *adminEnv) loadDemo() DemoResult {
+	e.t.Helper()
+	ctx := context.Background()
+	if err := e.srv.Worker().Stop(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := LoadDemo(ctx, e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.srv.Worker().Start(ctx)
+	return res
+}
+
 // addUser creates an account directly.
 func (e *adminEnv) addUser(email, role, password string) store.User {
 	e.t.Helper()

@@ -380,7 +380,7 @@ func (a *demoActivity) claim(ctx context.Context, id int64, at time.Time, lease 
 		return store.Job{}, err
 	}
 	if len(jobs) != 1 || jobs[0].ID != id {
-		return store.Job{}, fmt.Errorf("demo: claiming job %d at %s claimed %d jobs", id, store.FormatTime(at), len(jobs))
+		return store.Job{}, fmt.Errorf("demo: job %d was taken by another worker; load the demo while no server runs on this database", id)
 	}
 	return jobs[0], nil
 }
