@@ -328,3 +328,21 @@ func TestWithTimeDatesTheTransaction(t *testing.T) {
 		t.Fatalf("without WithTime the clock's time: %s %v", got, err)
 	}
 }
+
+// BenchmarkLoadDemo is the demo's load into an empty database, as `serve --demo` does at start.
+func BenchmarkLoadDemo(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		db, err := store.Open(context.Background(), b.TempDir()+"/demo.db", store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := LoadDemo(context.Background(), db); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
