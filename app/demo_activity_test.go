@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -302,30 +301,6 @@ func TestDemoAdminScreensListRowsAndTryRetryAndReplay(t *testing.T) {
 	}
 	if status == store.JobDead || errs < 5 {
 		t.Fatalf("after retry job %d is %s with %d errors", dead, status, errs)
-	}
-}
-
-// TestWithTimeDatesTheTransaction: a write made under store.WithTime carries that time.
-func TestWithTimeDatesTheTransaction(t *testing.T) {
-	db := openTestDB(t)
-	at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-	ctx := store.WithTime(context.Background(), at)
-	var got time.Time
-	if err := db.Update(ctx, func(tx *store.Tx) error {
-		got = tx.Now()
-		return tx.SetState(ctx, "when", "then")
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var updated sql.NullString
-	if err := db.Read().QueryRow(`SELECT updated_at FROM integration_state WHERE name = 'when'`).Scan(&updated); err != nil {
-		t.Fatal(err)
-	}
-	if !got.Equal(at) || updated.String != store.FormatTime(at) {
-		t.Fatalf("tx time %s, stored %s, want %s", got, updated.String, at)
-	}
-	if err := db.Update(context.Background(), func(tx *store.Tx) error { got = tx.Now(); return nil }); err != nil || got.Equal(at) {
-		t.Fatalf("without WithTime the clock's time: %s %v", got, err)
 	}
 }
 
