@@ -104,7 +104,7 @@ func TestBinaryCommands(t *testing.T) {
 	t.Run("demo", func(t *testing.T) {
 		code, out, errOut := runBinary(t, bin, env, "demo")
 		m := regexp.MustCompile(`(\d+) products, (\d+) companies, (\d+) contacts, (\d+) sales lines`).FindStringSubmatch(out)
-		if code != 0 || m == nil || m[2] == "0" {
+		if code != 0 || m == nil || m[2] == "0" || !strings.Contains(out, fmt.Sprintf("added %d orders", len(demoOrders))) {
 			t.Fatalf("demo: exit %d\n%s%s", code, out, errOut)
 		}
 		db := openTestDBAt(t, dbPath)
@@ -114,7 +114,7 @@ func TestBinaryCommands(t *testing.T) {
 			t.Fatalf("database holds %v, the command said %s", counts, m[0])
 		}
 		code, out, _ = runBinary(t, bin, env, "demo")
-		if code != 0 || !strings.Contains(out, "(0 rows changed)") {
+		if code != 0 || !strings.Contains(out, "added 0 orders, 0 jobs, 0 webhook deliveries (0 rows changed)") {
 			t.Fatalf("second demo: exit %d %s", code, out)
 		}
 		db = openTestDBAt(t, dbPath)
