@@ -342,7 +342,11 @@ func (a *demoActivity) play(ctx context.Context, id int64, script demoJob) error
 		if status == store.JobDead {
 			return nil
 		}
-		at = at.Add(store.RetryDelay(j.Attempts))
+		next, err := a.db.GetJob(ctx, id) // the retry is due when the store scheduled it
+		if err != nil {
+			return err
+		}
+		at = next.ScheduledFor
 	}
 	switch script.end {
 	case "complete":
