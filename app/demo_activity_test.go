@@ -253,6 +253,7 @@ func TestDemoAdminScreensListRowsAndTryRetryAndReplay(t *testing.T) {
 		path string
 		want []string
 	}{
+		{"/admin", []string{`<svg class="chart"`, "Checkouts completed"}}, // the 30-day revenue chart has paid orders
 		{"/admin/orders", []string{replayOrder, "ORD-000001", "refunded", "expired", "failed"}},
 		{"/admin/outbox", []string{"zoho_sync_order", "send_offer_email", "dead", "processing", "cancelled"}},
 		{"/admin/webhooks", []string{"evt_demo_01_completed", "checkout.session.completed", "rejected"}},
@@ -267,6 +268,9 @@ func TestDemoAdminScreensListRowsAndTryRetryAndReplay(t *testing.T) {
 			if !strings.Contains(body, w) {
 				t.Errorf("%s does not show %q", p.path, w)
 			}
+		}
+		if strings.Contains(body, "No paid orders in the last 30 days") {
+			t.Errorf("%s: no paid orders in the last 30 days", p.path)
 		}
 	}
 
