@@ -63,7 +63,10 @@ type DemoResult struct {
 // them with prices in GBP, EUR and USD, 50 companies with contacts of mixed consent and two
 // years of purchase history shaped so that each suggestion rule fires for some companies. The
 // data are generated from a fixed seed and anchored on the day of the first load (kept in
-// integration_state), so running it again changes nothing.
+// integration_state), so running it again changes nothing. Then it adds a few weeks of
+// activity through the live code paths (demo_activity.go): orders, Stripe and Zoho webhook
+// deliveries and outbox jobs in every state. That part claims jobs itself, so it needs an
+// outbox no running worker takes from (serve loads it before its worker starts).
 func LoadDemo(ctx context.Context, db *store.DB) (DemoResult, error) {
 	var res DemoResult
 	err := db.Update(ctx, func(tx *store.Tx) error {
