@@ -41,6 +41,7 @@ func commands() []command {
 		{"healthcheck", "exit 0 when the local server's /healthz answers (for container health checks)", runHealthcheck},
 		{"user", "staff accounts of the admin UI: user create --email E --role admin|staff | list | disable | enable | password", runUser},
 		{"secret", "print a fresh random secret for TOKEN_SECRET, ADMIN_API_TOKEN or CRON_SECRET", runSecret},
+		sqlCommand,
 		{"version", "print the version", runVersion},
 	}
 }
@@ -159,8 +160,9 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 func runImport(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
 	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds, "|")+"} FILE.csv [flags]\n\n"+
-		"Loads one CSV file in a single transaction; on any bad row nothing is imported.\n"+
-		"Re-importing the same file changes nothing. See the README for each file's columns.", cfg)
+		"Validates the whole file first: on any bad row nothing is imported. Then writes it in short\n"+
+		"transactions, so a running server is never held up; if interrupted, import the same file\n"+
+		"again to complete it. Re-importing a file changes nothing. See the README for the columns.", cfg)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -187,7 +189,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	defer db.Close()
 	res, err := ImportCSV(ctx, db, rest[0], f, env.Stderr)
 	if err != nil {
-		return fmt.Errorf("%s: nothing imported: %w", rest[1], err)
+		return importError(rest[1], err)
 	}
 	fmt.Fprintf(env.Stdout, "imported %s from %s: %d rows read, %d inserted or changed\n", rest[0], rest[1], res.Rows, res.Changed)
 	return nil
