@@ -309,8 +309,9 @@ func (a *demoActivity) syncJob(ctx context.Context, o store.Order, script demoJo
 	var created bool
 	err := a.db.Update(store.WithTime(ctx, a.at.Add(-script.start)), func(tx *store.Tx) error {
 		var err error
-		id, created, err = tx.Enqueue(ctx, store.NewJob{Type: JobZohoSyncOrder, Payload: map[string]string{"order_id": o.ID},
-			DedupeKey: JobZohoSyncOrder + ":" + o.ID, CompanyID: o.CompanyID, OrderID: o.ID})
+		job := store.NewJobFor(store.ZohoSyncOrderArgs{OrderID: o.ID})
+		job.DedupeKey, job.CompanyID, job.OrderID = string(store.JobZohoSyncOrder)+":"+o.ID, o.CompanyID, o.ID
+		id, created, err = tx.Enqueue(ctx, job)
 		return err
 	})
 	if err != nil || !created {
@@ -404,13 +405,13 @@ func (a *demoActivity) handlerError(ctx context.Context, j store.Job) string {
 // offer_email_sent event, then the job completed with its result. (The demo has no mail
 // server; this stands for an e-mail that went out.)
 func (a *demoActivity) completeOfferEmail(ctx context.Context, j store.Job, at time.Time) error {
-	var p offerEmailPayload
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
+	p, err := store.DecodeJobArgs[store.SendOfferEmailArgs](j)
+	if err != nil {
 		return err
 	}
 	messageID := fmt.Sprintf("<offer-%d.demo@technifold.invalid>", j.ID)
 	ctx = store.WithTime(ctx, at)
-	err := a.db.Update(ctx, func(tx *store.Tx) error {
+	err = a.db.Update(ctx, func(tx *store.Tx) error {
 		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "system", SourceEventID: "offer_email_sent:" + strconv.FormatInt(j.ID, 10),
 			Name: "offer_email_sent", CompanyID: p.CompanyID, ContactID: p.ContactID, OfferKey: p.OfferKey, CampaignKey: p.CampaignKey,
 			Meta: map[string]any{"message_id": messageID, "subject": "Time to restock?", "job_id": j.ID}})
