@@ -413,7 +413,7 @@ func (a *demoActivity) completeOfferEmail(ctx context.Context, j store.Job, at t
 	ctx = store.WithTime(ctx, at)
 	err = a.db.Update(ctx, func(tx *store.Tx) error {
 		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "system", SourceEventID: "offer_email_sent:" + strconv.FormatInt(j.ID, 10),
-			Name: "offer_email_sent", CompanyID: p.CompanyID, ContactID: p.ContactID, OfferKey: p.OfferKey, CampaignKey: p.CampaignKey,
+			Name: store.EventOfferEmailSent, CompanyID: p.CompanyID, ContactID: p.ContactID, OfferKey: p.OfferKey, CampaignKey: p.CampaignKey,
 			Meta: map[string]any{"message_id": messageID, "subject": "Time to restock?", "job_id": j.ID}})
 		return err
 	})
