@@ -567,18 +567,19 @@ func (a *demoActivity) post(ctx context.Context, at time.Time, path string, body
 
 // demoZohoEvents are the Zoho CRM deliveries: engagement from the spring campaign.
 var demoZohoEvents = []struct {
-	id, typ string
-	pick    int // demo company number (COMPANY1NN)
-	ago     time.Duration
-	url     string
+	id   string
+	typ  store.EventName
+	pick int // demo company number (COMPANY1NN)
+	ago  time.Duration
+	url  string
 }{
-	{"zoho-demo-1", "campaign_sent", 102, 16 * 24 * time.Hour, ""},
-	{"zoho-demo-2", "email_opened", 102, 15 * 24 * time.Hour, ""},
-	{"zoho-demo-3", "email_clicked", 102, 15*24*time.Hour - 2*time.Minute, "https://technifold.example/offers/reorder"},
-	{"zoho-demo-4", "webinar_registered", 105, 7 * 24 * time.Hour, ""},
-	{"zoho-demo-5", "form_submitted", 108, 2 * 24 * time.Hour, ""},
-	{"zoho-demo-6", "email_opened", 111, 5 * time.Hour, ""},
-	{"zoho-demo-7", "deal_won", 105, 90 * time.Minute, ""},
+	{"zoho-demo-1", store.EventCampaignSent, 102, 16 * 24 * time.Hour, ""},
+	{"zoho-demo-2", store.EventEmailOpened, 102, 15 * 24 * time.Hour, ""},
+	{"zoho-demo-3", store.EventEmailClicked, 102, 15*24*time.Hour - 2*time.Minute, "https://technifold.example/offers/reorder"},
+	{"zoho-demo-4", store.EventWebinarRegistered, 105, 7 * 24 * time.Hour, ""},
+	{"zoho-demo-5", store.EventFormSubmitted, 108, 2 * 24 * time.Hour, ""},
+	{"zoho-demo-6", store.EventEmailOpened, 111, 5 * time.Hour, ""},
+	{"zoho-demo-7", store.EventDealWon, 105, 90 * time.Minute, ""},
 }
 
 // zohoEvents posts the Zoho CRM deliveries to the Zoho webhook with the demo's secret.
