@@ -37,9 +37,7 @@ func (e *adminEnv) apiCall(method, path, body string, v any) int {
 func newAPIEnv(t *testing.T) *adminEnv {
 	t.Helper()
 	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) { c.AdminAPIToken = testAPIToken }})
-	if _, err := LoadDemo(context.Background(), e.db); err != nil {
-		t.Fatal(err)
-	}
+	e.loadDemo()
 	return e
 }
 
@@ -174,9 +172,7 @@ func TestAPIOfferSendIsProtectedAndAudited(t *testing.T) {
 	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) {
 		c.AdminAPIToken, c.TokenSecret, c.SMTPURL, c.MailFrom = testAPIToken, "secret", "smtp://127.0.0.1:1", "shop@example.com"
 	}})
-	if _, err := LoadDemo(context.Background(), e.db); err != nil {
-		t.Fatal(err)
-	}
+	e.loadDemo()
 	var company string
 	_ = e.db.Read().QueryRow(`SELECT company_id FROM contacts WHERE marketing_status = 'subscribed' LIMIT 1`).Scan(&company)
 	var rep OfferSendReport
@@ -227,9 +223,7 @@ func TestAPIAcceptsASignedInSession(t *testing.T) {
 func TestSuggestionCacheServesStaleWhileRefreshing(t *testing.T) {
 	clock := &testClock{t: time.Now().UTC()}
 	e := newAdminEnv(t, adminEnvOptions{clock: clock})
-	if _, err := LoadDemo(context.Background(), e.db); err != nil {
-		t.Fatal(err)
-	}
+	e.loadDemo()
 	c := newSuggestionCache(e.db)
 	ctx := context.Background()
 	first, at, err := c.get(ctx, false)

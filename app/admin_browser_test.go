@@ -37,9 +37,7 @@ type showcase struct {
 func seedShowcase(t *testing.T, e *adminEnv) showcase {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := LoadDemo(ctx, e.db); err != nil {
-		t.Fatal(err)
-	}
+	e.loadDemo()
 	var sc showcase
 	rng := rand.New(rand.NewPCG(7, 7))
 	now := e.db.Now()
@@ -297,6 +295,9 @@ func TestAdminInBrowser(t *testing.T) {
 
 	t.Run("send an offer and copy a link", func(t *testing.T) {
 		card := fmt.Sprintf(`article[data-company=%q]`, sc.offerCompany)
+		var before int // the demo's own offer e-mails
+		_ = e.db.Read().QueryRow(`SELECT count(*) FROM outbox WHERE job_type = ? AND company_id = ?`,
+			store.JobSendOfferEmail, sc.offerCompany).Scan(&before)
 		inBrowser(t, ctx,
 			chromedp.Navigate(e.url+"/admin/suggestions?company="+sc.offerCompany),
 			chromedp.WaitVisible(css(card)),
@@ -309,8 +310,8 @@ func TestAdminInBrowser(t *testing.T) {
 		var jobs int
 		_ = e.db.Read().QueryRow(`SELECT count(*) FROM outbox WHERE job_type = ? AND company_id = ?`,
 			store.JobSendOfferEmail, sc.offerCompany).Scan(&jobs)
-		if jobs != sc.offerContacts {
-			t.Fatalf("%d send_offer_email jobs, want %d", jobs, sc.offerContacts)
+		if jobs-before != sc.offerContacts {
+			t.Fatalf("%d send_offer_email jobs added, want %d", jobs-before, sc.offerContacts)
 		}
 		inBrowser(t, ctx, clickAndLoad(card+` form[action="/admin/suggestions/link"] button`))
 		link := fromBrowser(t, ctx, chromedp.Value(css(`#offer-link`)))

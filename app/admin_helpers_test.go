@@ -100,6 +100,27 @@ func startAdminEnv(t testing.TB, cfg *Config, dbPath string, o adminEnvOptions) 
 	return &adminEnv{t: t, cfg: cfg, db: db, srv: srv, url: base, clock: o.clock}
 }
 
+// loadDemo loads the demo data set with the env's worker stopped: the demo makes its job
+// histories by claiming jobs itself, which needs an outbox no other worker is taking from.
+// Then the jobs the demo leaves due run once, as serve's worker runs them at start (the Zoho
+// syncs fail: Zoho is not configured), before the worker starts again, so no test races them.
+func (e *adminEnv) loadDemo() DemoResult {
+	e.t.Helper()
+	ctx := context.Background()
+	if err := e.srv.Worker().Stop(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := LoadDemo(ctx, e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, _, err := e.srv.Worker().RunDue(ctx, 30*time.Second); err != nil {
+		e.t.Fatal(err)
+	}
+	e.srv.Worker().Start(ctx)
+	return res
+}
+
 // addUser creates an account directly.
 func (e *adminEnv) addUser(email, role, password string) store.User {
 	e.t.Helper()

@@ -22,7 +22,7 @@ func TestAdminPagesRender(t *testing.T) {
 	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
 	c := e.login("ann@example.com", testPassword)
 	var order string
-	_ = e.db.Read().QueryRow(`SELECT order_id FROM orders WHERE status = 'paid' LIMIT 1`).Scan(&order)
+	_ = e.db.Read().QueryRow(`SELECT order_id FROM orders WHERE status = 'paid' ORDER BY created_at DESC LIMIT 1`).Scan(&order)
 	for _, tc := range []struct {
 		path   string
 		status int

@@ -207,8 +207,8 @@ func runDemo(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "demo data in %s: %d products, %d companies, %d contacts, %d sales lines, %d events (%d rows changed)\n",
-		cfg.DatabasePath, res.Products, res.Companies, res.Contacts, res.Sales, res.Events, res.Changed)
+	fmt.Fprintf(env.Stdout, "demo data in %s: %d products, %d companies, %d contacts, %d sales lines, %d events; added %d orders, %d jobs, %d webhook deliveries (%d rows changed)\n",
+		cfg.DatabasePath, res.Products, res.Companies, res.Contacts, res.Sales, res.Events, res.Orders, res.Jobs, res.Deliveries, res.Changed)
 	return nil
 }
 

@@ -54,6 +54,7 @@ var (
 // DemoResult says what LoadDemo wrote.
 type DemoResult struct {
 	Companies, Contacts, Products, Sales, Events int
+	Orders, Jobs, Deliveries                     int // added by this load
 	Changed                                      int
 	Anchor                                       string
 }
@@ -62,7 +63,10 @@ type DemoResult struct {
 // them with prices in GBP, EUR and USD, 50 companies with contacts of mixed consent and two
 // years of purchase history shaped so that each suggestion rule fires for some companies. The
 // data are generated from a fixed seed and anchored on the day of the first load (kept in
-// integration_state), so running it again changes nothing.
+// integration_state), so running it again changes nothing. Then it adds a few weeks of
+// activity through the live code paths (demo_activity.go): orders, Stripe and Zoho webhook
+// deliveries and outbox jobs in every state. That part claims jobs itself, so it needs an
+// outbox no running worker takes from (serve loads it before its worker starts).
 func LoadDemo(ctx context.Context, db *store.DB) (DemoResult, error) {
 	var res DemoResult
 	err := db.Update(ctx, func(tx *store.Tx) error {
@@ -84,7 +88,10 @@ func LoadDemo(ctx context.Context, db *store.DB) (DemoResult, error) {
 		res.Anchor = anchorText
 		return writeDemo(ctx, tx, anchor, &res)
 	})
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	return res, loadDemoActivity(ctx, db, &res)
 }
 
 func writeDemo(ctx context.Context, tx *store.Tx, anchor time.Time, res *DemoResult) error {

@@ -124,7 +124,8 @@ func loadDemoIfEmpty(ctx context.Context, db *store.DB, logger *slog.Logger) err
 	if err != nil {
 		return fmt.Errorf("load demo data: %w", err)
 	}
-	logger.Info("demo data loaded", "companies", res.Companies, "contacts", res.Contacts, "sales", res.Sales)
+	logger.Info("demo data loaded", "companies", res.Companies, "contacts", res.Contacts, "sales", res.Sales,
+		"orders", res.Orders, "jobs", res.Jobs, "webhook_deliveries", res.Deliveries)
 	return nil
 }
 

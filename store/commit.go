@@ -20,6 +20,24 @@ type writeReq struct {
 	after []func()
 }
 
+// txTimeKey carries the time WithTime gives a caller's transactions.
+type txTimeKey struct{}
+
+// WithTime returns a context whose Update transactions take at as their time (Tx.Now, and so
+// every timestamp they write) instead of the store's clock. It is for work recorded on behalf
+// of a past moment, such as the demo's history of orders, deliveries and job attempts.
+func WithTime(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, txTimeKey{}, at.UTC())
+}
+
+// txTime is the time of r's transaction: the one WithTime put on its context, else the clock.
+func (r *writeReq) txTime(db *DB) time.Time {
+	if at, ok := r.ctx.Value(txTimeKey{}).(time.Time); ok {
+		return at
+	}
+	return db.Now()
+}
+
 // commitStats counts the committer's work, for /metrics.
 type commitStats struct {
 	batches  atomic.Int64
@@ -147,7 +165,7 @@ func (db *DB) runAlone(r *writeReq) error {
 		return translate(fmt.Errorf("begin write transaction: %w", err))
 	}
 	r.after = nil
-	if err := call(r, &Tx{Tx: sqlTx, now: db.Now(), db: db, req: r}); err != nil {
+	if err := call(r, &Tx{Tx: sqlTx, now: r.txTime(db), db: db, req: r}); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
@@ -208,7 +226,7 @@ func (db *DB) runShared(batch []*writeReq, savepoints bool) ([]error, error) {
 			return abort(err)
 		}
 		r.after = nil
-		if ferr := call(r, &Tx{Tx: sqlTx, now: db.Now(), db: db, req: r}); ferr != nil {
+		if ferr := call(r, &Tx{Tx: sqlTx, now: r.txTime(db), db: db, req: r}); ferr != nil {
 			if !savepoints {
 				return abort(errFallback)
 			}
