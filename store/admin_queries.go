@@ -323,12 +323,14 @@ type CompanySummary struct {
 	LastActivity time.Time `json:"last_activity,omitzero"`
 	Events90     int       `json:"events_90d"`
 	Score        int       `json:"engagement_score"`
+	PurchaseStats
 }
 
 // CompanyFilter selects companies.
 type CompanyFilter struct {
 	Query  string // matches the name anywhere or the id from its start, case-insensitively
-	Sort   string // "name" (default) or "activity" (latest engagement first)
+	Sort   string // a key of CompanySortKeys; "" is "name"
+	Desc   bool   // descending; ties are always broken by company_id ascending
 	Offset int    // companies are few enough (thousands) for offset paging
 	Limit  int    // 50 when zero, at most 500
 }
@@ -349,10 +351,20 @@ func (db *DB) SearchCompanies(ctx context.Context, f CompanyFilter) ([]CompanySu
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM companies c`+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count companies: %w", err)
 	}
-	order := `c.company_name COLLATE NOCASE, c.company_id`
-	if f.Sort == "activity" {
-		order = `last_activity IS NULL, last_activity DESC, c.company_id`
+	key := f.Sort
+	if key == "" {
+		key = "name"
 	}
+	expr, ok := CompanySortKeys[key]
+	if !ok {
+		return nil, 0, Errorf(EINVALID, "unknown sort key %q", key)
+	}
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	// Companies without a value sort last either way; company_id breaks ties so pages are stable.
+	order := `(` + expr + `) IS NULL, ` + expr + dir + `, c.company_id`
 	rows, err := db.read.QueryContext(ctx, `SELECT c.company_id, c.company_name, c.type, c.country, c.category,
 			c.currency, c.zoho_customer_id, c.stripe_customer_id, c.created_at, c.updated_at,
 			(SELECT max(e.occurred_at) FROM engagement_events e WHERE e.company_id = c.company_id) AS last_activity
@@ -397,9 +409,14 @@ func (db *DB) SearchCompanies(ctx context.Context, f CompanyFilter) ([]CompanySu
 	if err != nil {
 		return nil, 0, err
 	}
+	stats, err := db.purchaseStats(ctx, ids)
+	if err != nil {
+		return nil, 0, err
+	}
 	for id, i := range index {
 		out[i].Score, out[i].Events90 = scores[id].score, scores[id].events
 		out[i].Contacts = contacts[id]
+		out[i].PurchaseStats = stats[id]
 	}
 	return out, total, nil
 }
@@ -470,7 +487,12 @@ func (db *DB) CompanySummaryByID(ctx context.Context, id string) (CompanySummary
 	}
 	s.Score, s.Events90 = scores[id].score, scores[id].events
 	contacts, err := db.contactCounts(ctx, []string{id})
+	if err != nil {
+		return s, err
+	}
 	s.Contacts = contacts[id]
+	stats, err := db.purchaseStats(ctx, []string{id})
+	s.PurchaseStats = stats[id]
 	return s, err
 }
 
@@ -502,4 +524,24 @@ func (w *where) sql() string {
 		return ""
 	}
 	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// CompanySortKeys are the columns the companies list sorts by, each with its SQL expression over
+// `companies c`. Only these keys reach the ORDER BY: a sort key is never spliced from input.
+var CompanySortKeys = map[string]string{
+	"name":          `c.company_name COLLATE NOCASE`,
+	"id":            `c.company_id`,
+	"country":       `c.country`,
+	"last_activity": `last_activity`,
+	"last_purchase": `(SELECT max(s.txn_date) FROM sales s WHERE s.company_id = c.company_id)`,
+	// All currencies added up: a sort order, not a figure shown (the page shows each currency).
+	"revenue_12m": `(SELECT sum(s.quantity * s.unit_amount) FROM sales s INDEXED BY idx_sales_company_date
+		WHERE s.company_id = c.company_id AND s.txn_date >= date('now', '-365 days'))`,
+	"score": `(SELECT sum(CASE
+		WHEN e.event_name IN ('checkout_started', 'checkout_completed', 'checkout_expired', 'async_payment_succeeded',
+			'async_payment_failed', 'payment_succeeded', 'payment_failed', 'invoice_paid', 'charge_refunded', 'deal_won') THEN 5
+		WHEN e.event_name IN ('email_clicked', 'link_clicked') THEN 3
+		WHEN e.event_name IN ('offer_view', 'page_view', 'portal_visit') THEN 2
+		ELSE 1 END) FROM engagement_events e INDEXED BY idx_events_company
+		WHERE e.company_id = c.company_id AND e.occurred_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 days'))`,
 }
