@@ -353,8 +353,8 @@ type companyPage struct {
 	PurchaseTable tableState
 	Payload       store.ConsumablePayload
 	PayloadJSON   string
-	HasZoho     bool
-	LinkNote    string
+	HasZoho       bool
+	LinkNote      string
 	// SuggestionsPending is true while the first computation of suggestions runs.
 	SuggestionsPending bool
 	SendNote           string

@@ -289,7 +289,7 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 			}
 			return stamp
 		},
-		"money": formatMoney,
+		"money":  formatMoney,
 		"moneys": formatMoneys,
 		"moneyp": func(v *int64, currency string) string {
 			if v == nil {

@@ -50,8 +50,8 @@ func TestCompanyPurchaseHistory(t *testing.T) {
 		"<em>Purchases</em> are the whole purchase history", "<em>Orders</em>, below, are web checkouts only",
 		`<a href="/admin/orders?order=` + o.ID + `">order ` + o.ID + `</a>`, // newest first: today's order
 		"£1,250.00", "£49.98",
-		"£1,604.33 <span",   // gbp total: 30 imported lines (30,435) + the order (129,998), once
-		"€50.00 <span",      // eur total
+		"£1,604.33 <span",                                      // gbp total: 30 imported lines (30,435) + the order (129,998), once
+		"€50.00 <span",                                         // eur total
 		"machines: £1,250.00", "ribs: £354.33", "ribs: €50.00", // per category and currency
 		"Lifetime value</dt><dd>€50.00, £1,604.33", "12-month revenue</dt><dd>£1,604.33<",
 		"Purchases</dt><dd>32 (last ", // 30 invoices, the order and the eur invoice
