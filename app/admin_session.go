@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -72,8 +73,12 @@ func hashPassword(pw string) (string, error) {
 }
 
 // dummyHash is compared against when the e-mail is unknown, so a wrong e-mail takes as long
-// as a wrong password and sign-in does not reveal which accounts exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+// as a wrong password and sign-in does not reveal which accounts exist. It is computed on the
+// first sign-in, not at start-up: CLI verbs never pay for it.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+	return h
+})
 
 // principal is who is making an admin request.
 type principal struct {
@@ -178,7 +183,7 @@ func (s *Server) authenticate(ctx context.Context, email, password string) (stor
 	user, err := s.db.UserByEmail(ctx, email)
 	hash, known := []byte(user.PasswordHash), err == nil
 	if store.ErrorCode(err) == store.ENOTFOUND {
-		hash = dummyHash
+		hash = dummyHash()
 	} else if err != nil {
 		return store.User{}, err
 	}

@@ -31,7 +31,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTP server, worker and scheduler", runServe},
 		{"migrate", "apply pending database migrations and exit", runMigrate},
-		{"import", "import a CSV file: import {" + strings.Join(ImportKinds, "|") + "} FILE.csv", runImport},
+		{"import", "import a CSV file: import {" + strings.Join(ImportKinds(), "|") + "} FILE.csv", runImport},
 		{"demo", "load the demo catalogue, companies and history into the database", runDemo},
 		{"outbox", "inspect and drive the outbox: outbox list|retry ID|cancel ID|run", runOutbox},
 		{"stripe", "Stripe maintenance: stripe reconcile [--since T] applies missed events", runStripe},
@@ -159,7 +159,7 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 
 func runImport(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
-	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds, "|")+"} FILE.csv [flags]\n\n"+
+	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds(), "|")+"} FILE.csv [flags]\n\n"+
 		"Validates the whole file first: on any bad row nothing is imported. Then writes it in short\n"+
 		"transactions, so a running server is never held up; if interrupted, import the same file\n"+
 		"again to complete it. Re-importing a file changes nothing. See the README for the columns.", cfg)
@@ -172,7 +172,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 		return errUsage
 	}
 	if _, ok := importSpecs[rest[0]]; !ok {
-		return fmt.Errorf("unknown import kind %q (expected one of %s)", rest[0], strings.Join(ImportKinds, ", "))
+		return fmt.Errorf("unknown import kind %q (expected one of %s)", rest[0], strings.Join(ImportKinds(), ", "))
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -222,7 +222,9 @@ func runOutbox(ctx context.Context, env Env, args []string) error {
 	defer db.Close()
 	logger := newLogger(cfg, env.Stderr)
 	reg := &Registry{}
-	registerJobHandlers(reg, cfg, db, logger)
+	if err := registerJobHandlers(reg, cfg, db, logger); err != nil {
+		return err
+	}
 	return RunOutboxCommand(ctx, db, reg, fs.Args(), env.Stdout, env.Stderr)
 }
 

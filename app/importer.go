@@ -17,7 +17,9 @@ import (
 )
 
 // ImportKinds lists the CSV files `technifold import` takes, in the order to load them.
-var ImportKinds = []string{"companies", "contacts", "products", "prices", "sales", "tool-consumables"}
+func ImportKinds() []string {
+	return []string{"companies", "contacts", "products", "prices", "sales", "tool-consumables"}
+}
 
 // importSpec describes one CSV kind: its columns and how a row becomes a write.
 type importSpec struct {
@@ -121,7 +123,7 @@ func ImportCSV(ctx context.Context, db *store.DB, kind string, r io.Reader, prog
 func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, opts ImportOptions) (ImportResult, error) {
 	spec, ok := importSpecs[kind]
 	if !ok {
-		return ImportResult{}, invalidf("unknown import kind %q (expected one of %s)", kind, strings.Join(ImportKinds, ", "))
+		return ImportResult{}, invalidf("unknown import kind %q (expected one of %s)", kind, strings.Join(ImportKinds(), ", "))
 	}
 	rows, lines, err := readCSV(r, spec)
 	if err != nil {

@@ -36,7 +36,7 @@ func chunkTestFiles() map[string]string {
 	}
 	b[4].WriteString("CK001,CKP001,9,999,gbp,2026-06-30,CK-INV-0000\n") // the file's first invoice line again, changed
 	files := map[string]string{}
-	for i, kind := range ImportKinds {
+	for i, kind := range ImportKinds() {
 		files[kind] = b[i].String()
 	}
 	return files
@@ -69,7 +69,7 @@ func TestImportInterruptedHalfWayThenRerunCompletes(t *testing.T) {
 	files := chunkTestFiles()
 	whole := openTestDB(t)
 	stopped := openTestDB(t)
-	for _, kind := range ImportKinds {
+	for _, kind := range ImportKinds() {
 		res, err := ImportCSVWith(context.Background(), whole, kind, strings.NewReader(files[kind]), ImportOptions{})
 		if err != nil || res.Committed != res.Rows {
 			t.Fatalf("%s: %+v %v", kind, res, err)
@@ -153,7 +153,7 @@ func TestImportValidatesWholeFileBeforeWriting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := map[string]int{}
-			for _, table := range store.MainTables {
+			for _, table := range store.MainTables() {
 				before[table] = countRows(t, db, table)
 			}
 			res, err := ImportCSVWith(context.Background(), db, tt.kind, strings.NewReader(tt.csv), ImportOptions{MaxChunkRows: 10})
@@ -165,7 +165,7 @@ func TestImportValidatesWholeFileBeforeWriting(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, frag)
 				}
 			}
-			for _, table := range store.MainTables {
+			for _, table := range store.MainTables() {
 				if n := countRows(t, db, table); n != before[table] {
 					t.Errorf("%s: %d rows → %d: a refused file wrote something", table, before[table], n)
 				}

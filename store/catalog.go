@@ -259,7 +259,7 @@ func (db *DB) ListContacts(ctx context.Context, companyID string) ([]Contact, er
 // CountRows returns the row count of each main table (used by backup verify and the CLI).
 func (db *DB) CountRows(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, t := range MainTables {
+	for _, t := range MainTables() {
 		var n int64
 		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM `+t).Scan(&n); err != nil {
 			return nil, err
@@ -269,9 +269,12 @@ func (db *DB) CountRows(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// MainTables are the business tables whose row counts identify a database's content.
-var MainTables = []string{"companies", "contacts", "products", "product_prices", "tool_consumable_map",
-	"sales", "orders", "order_items", "engagement_events", "webhook_deliveries", "outbox", "users"}
+// MainTables lists the business tables whose row counts identify a database's content (a
+// fresh slice each call).
+func MainTables() []string {
+	return []string{"companies", "contacts", "products", "product_prices", "tool_consumable_map",
+		"sales", "orders", "order_items", "engagement_events", "webhook_deliveries", "outbox", "users"}
+}
 
 func changed(res sql.Result, err error) (bool, error) {
 	if err != nil {
