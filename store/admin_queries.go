@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -309,6 +310,24 @@ func (db *DB) DeliveryRequests(ctx context.Context, status string, since time.Ti
 	return n, err
 }
 
+// eventCategorySQL is v_engagement_feed's event_category over engagement_events e, built from
+// the declared event names (event_names.go) with the view's rule for undeclared ones.
+var eventCategorySQL = eventNameCaseSQL(func(c EventCategory) string { return "'" + string(c) + "'" })
+
+// eventWeightSQL is an event's engagement-score weight (EventCategory.Weight) in SQL.
+var eventWeightSQL = eventNameCaseSQL(func(c EventCategory) string { return strconv.Itoa(c.Weight()) })
+
+func eventNameCaseSQL(value func(EventCategory) string) string {
+	var b strings.Builder
+	b.WriteString("CASE e.event_name")
+	for _, n := range eventNames { // declared constants, never input
+		fmt.Fprintf(&b, " WHEN '%s' THEN %s", n.Name, value(n.Category))
+	}
+	fmt.Fprintf(&b, ` ELSE CASE WHEN e.event_name LIKE 'email\_%%' ESCAPE '\' THEN %s ELSE %s END END`,
+		value(CategoryEmail), value(CategoryEvent))
+	return b.String()
+}
+
 // EngagementWindow is the period the engagement score counts events over.
 const EngagementWindow = 90 * 24 * time.Hour
 
@@ -355,17 +374,23 @@ func (db *DB) SearchCompanies(ctx context.Context, f CompanyFilter) ([]CompanySu
 	if !ok {
 		return nil, 0, Errorf(EINVALID, "unknown sort key %q", key)
 	}
-	dir := " ASC"
-	if f.Desc {
-		dir = " DESC"
+	ids, err := db.companyPage(ctx, key, expr, f.Desc, w, limit, max(f.Offset, 0))
+	if err != nil {
+		return nil, 0, err
 	}
-	// Companies without a value sort last either way; company_id breaks ties so pages are stable.
-	order := `(` + expr + `) IS NULL, ` + expr + dir + `, c.company_id`
+	if len(ids) == 0 {
+		return []CompanySummary{}, total, nil
+	}
+	// Only the page's companies get their details and last activity computed.
+	args := make([]any, len(ids))
+	position := map[string]int{}
+	for i, id := range ids {
+		args[i], position[id] = id, i
+	}
 	rows, err := db.read.QueryContext(ctx, `SELECT c.company_id, c.company_name, c.type, c.country, c.category,
 			c.currency, c.zoho_customer_id, c.stripe_customer_id, c.created_at, c.updated_at,
 			(SELECT max(e.occurred_at) FROM engagement_events e WHERE e.company_id = c.company_id) AS last_activity
-		FROM companies c`+w.sql()+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-		append(w.args, limit, max(f.Offset, 0))...)
+		FROM companies c WHERE c.company_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list companies: %w", err)
 	}
@@ -390,12 +415,9 @@ func (db *DB) SearchCompanies(ctx context.Context, f CompanyFilter) ([]CompanySu
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	if len(out) == 0 {
-		return out, total, nil
-	}
-	ids := make([]string, len(out))
+	slices.SortFunc(out, func(a, b CompanySummary) int { return position[a.ID] - position[b.ID] })
 	for i, s := range out {
-		ids[i] = s.ID
+		index[s.ID] = i
 	}
 	scores, err := db.engagementScores(ctx, ids)
 	if err != nil {
@@ -425,10 +447,13 @@ func (db *DB) engagementScores(ctx context.Context, ids []string) (map[string]en
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT company_id, event_category, count(*) FROM v_engagement_feed
-		WHERE event_id IN (SELECT event_id FROM engagement_events INDEXED BY idx_events_company
-			WHERE occurred_at >= ? AND company_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`))
-		GROUP BY company_id, event_category`, args...)
+	// The category straight from the event name (the view's own CASE, eventCategorySQL): going
+	// through v_engagement_feed joins contacts and companies for every event, 0.3 s for a
+	// company with 8,000 events in the window.
+	rows, err := db.read.QueryContext(ctx, `SELECT e.company_id, `+eventCategorySQL+`, count(*)
+		FROM engagement_events e INDEXED BY idx_events_company
+		WHERE e.occurred_at >= ? AND e.company_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
+		GROUP BY 1, 2`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("engagement scores: %w", err)
 	}
@@ -528,16 +553,11 @@ var CompanySortKeys = map[string]string{
 	"name":          `c.company_name COLLATE NOCASE`,
 	"id":            `c.company_id`,
 	"country":       `c.country`,
-	"last_activity": `last_activity`,
+	"last_activity": `(SELECT max(e.occurred_at) FROM engagement_events e WHERE e.company_id = c.company_id)`,
 	"last_purchase": `(SELECT max(s.txn_date) FROM sales s WHERE s.company_id = c.company_id)`,
 	// All currencies added up: a sort order, not a figure shown (the page shows each currency).
 	"revenue_12m": `(SELECT sum(s.quantity * s.unit_amount) FROM sales s INDEXED BY idx_sales_company_date
 		WHERE s.company_id = c.company_id AND s.txn_date >= date('now', '-365 days'))`,
-	"score": `(SELECT sum(CASE
-		WHEN e.event_name IN ('checkout_started', 'checkout_completed', 'checkout_expired', 'async_payment_succeeded',
-			'async_payment_failed', 'payment_succeeded', 'payment_failed', 'invoice_paid', 'charge_refunded', 'deal_won') THEN 5
-		WHEN e.event_name IN ('email_clicked', 'link_clicked') THEN 3
-		WHEN e.event_name IN ('offer_view', 'page_view', 'portal_visit') THEN 2
-		ELSE 1 END) FROM engagement_events e INDEXED BY idx_events_company
+	"score": `(SELECT sum(` + eventWeightSQL + `) FROM engagement_events e INDEXED BY idx_events_company
 		WHERE e.company_id = c.company_id AND e.occurred_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 days'))`,
 }
