@@ -119,4 +119,3 @@ func (r *companyRanks) forget() {
 	r.m = nil
 	r.mu.Unlock()
 }
-
