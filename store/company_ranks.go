@@ -40,7 +40,11 @@ func (db *DB) companyPage(ctx context.Context, key, expr string, desc bool, w wh
 		dir = " DESC"
 	}
 	// Companies without a value sort last either way; company_id breaks ties so pages are stable.
+	// Name and id are never NULL: without the IS NULL term their indexes serve the order.
 	order := ` ORDER BY (` + expr + `) IS NULL, ` + expr + dir + `, c.company_id`
+	if key == "name" || key == "id" {
+		order = ` ORDER BY ` + expr + dir + `, c.company_id`
+	}
 	if !rankedKeys[key] || len(w.conds) > 0 {
 		return db.companyIDs(ctx, `SELECT c.company_id FROM companies c`+w.sql()+order+` LIMIT ? OFFSET ?`,
 			append(w.args, limit, offset)...)

@@ -24,7 +24,8 @@ func TestEventCategorySQLMatchesTheView(t *testing.T) {
 	for i, n := range names {
 		addEvent(t, db, "C1", n, time.Now().Add(-time.Duration(i)*time.Minute))
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT e.event_name, f.event_category, `+eventCategorySQL+`, `+eventWeightSQL+`
+	rows, err := db.read.QueryContext(ctx, `SELECT e.event_name, f.event_category, `+eventCategorySQL+`, `+
+		eventWeightSQL+`
 		FROM engagement_events e JOIN v_engagement_feed f ON f.event_id = e.event_id`)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func TestEventCategorySQLMatchesTheView(t *testing.T) {
 			t.Fatal(err)
 		}
 		n++
-		if view != ours || weight != EventCategory(view).Weight() {
+		if view != ours || weight != EventCategory(view).Weight() || eventCategoryOf(name) != EventCategory(view) {
 			t.Errorf("%s: view says %s, the score's SQL %s (weight %d)", name, view, ours, weight)
 		}
 	}

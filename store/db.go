@@ -67,6 +67,8 @@ type DB struct {
 	waiting *waiters
 	// ranks caches the companies list's order by aggregate columns (company_ranks.go).
 	ranks companyRanks
+	// busyScores keeps the engagement scores of the busiest companies briefly (admin_queries.go).
+	busyScores busyScoreCache
 }
 
 // DSN builds the connection string with every pragma, so each pooled connection gets them.
