@@ -173,3 +173,40 @@ func TestStoreRefusesUnknownSortKeys(t *testing.T) {
 		t.Errorf("SearchCompanies: %v", err)
 	}
 }
+
+// The companies JSON API sorts by the same keys (and the earlier "activity"), and refuses an
+// unknown key with 400 rather than ignoring it.
+func TestAPICompaniesSort(t *testing.T) {
+	e := newAPIEnv(t)
+	type list struct {
+		Companies []store.CompanySummary `json:"companies"`
+	}
+	var byRevenue list
+	if code := e.apiCall("GET", "/api/admin/companies?sort=revenue_12m&dir=desc&limit=100", "", &byRevenue); code != 200 || len(byRevenue.Companies) < 2 {
+		t.Fatalf("sort=revenue_12m: %d %d companies", code, len(byRevenue.Companies))
+	}
+	sum := func(m map[string]int64) (n int64) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	for i := 1; i < len(byRevenue.Companies); i++ {
+		if sum(byRevenue.Companies[i].Revenue12m) > sum(byRevenue.Companies[i-1].Revenue12m) {
+			t.Fatalf("not by 12-month revenue, descending, at %d", i)
+		}
+	}
+	var byActivity list
+	if code := e.apiCall("GET", "/api/admin/companies?sort=activity&limit=100", "", &byActivity); code != 200 {
+		t.Fatalf("sort=activity: %d", code)
+	}
+	for i := 1; i < len(byActivity.Companies); i++ {
+		if a, b := byActivity.Companies[i-1].LastActivity, byActivity.Companies[i].LastActivity; !b.IsZero() && b.After(a) {
+			t.Fatalf("sort=activity not newest first at %d", i)
+		}
+	}
+	var errBody map[string]string
+	if code := e.apiCall("GET", "/api/admin/companies?sort=company_name%3BDROP", "", &errBody); code != 400 || !strings.Contains(errBody["error"], "unknown sort key") {
+		t.Fatalf("unknown sort key: %d %v", code, errBody)
+	}
+}

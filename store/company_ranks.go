@@ -116,10 +116,3 @@ func (r *companyRanks) get(ctx context.Context, name string, compute func(contex
 	r.mu.Unlock()
 	return ids, nil
 }
-
-// forget drops every ranking (tests, and writes that change the set of companies).
-func (r *companyRanks) forget() {
-	r.mu.Lock()
-	r.m = nil
-	r.mu.Unlock()
-}
