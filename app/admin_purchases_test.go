@@ -83,6 +83,12 @@ func TestCompanyPurchaseHistory(t *testing.T) {
 		t.Errorf("totals differ between pages")
 	}
 
+	// The order link of a purchase line opens that order alone in the orders list.
+	if status, orders := get("/admin/orders?order=" + o.ID); status != 200 || strings.Count(orders, "<td>ORD-") != 1 ||
+		!strings.Contains(orders, "<td>"+o.ID) {
+		t.Errorf("orders list filtered by order id: %d", status)
+	}
+
 	// The companies list says what the company page says.
 	_, list := get("/admin/companies?q=ACME")
 	for _, want := range []string{"£1,604.33</td>", "32 purchases"} {
