@@ -142,8 +142,14 @@ func (s *Server) handleAPICompanies(w http.ResponseWriter, r *http.Request, _ ht
 		if offset, err = queryInt(q, "offset", 0, 0, 10_000_000); err == nil {
 			var list []store.CompanySummary
 			var total int
-			list, total, err = s.db.SearchCompanies(r.Context(), store.CompanyFilter{Query: q.Get("q"), Sort: q.Get("sort"),
-				Offset: offset, Limit: limit})
+			// sort: a key of store.CompanySortKeys (unknown keys answer 400), dir asc|desc;
+			// "activity" is the earlier spelling of last_activity, newest first.
+			key, desc := q.Get("sort"), q.Get("dir") == "desc"
+			if key == "activity" {
+				key, desc = "last_activity", q.Get("dir") != "asc"
+			}
+			list, total, err = s.db.SearchCompanies(r.Context(), store.CompanyFilter{Query: q.Get("q"), Sort: key,
+				Desc: desc, Offset: offset, Limit: limit})
 			if err == nil {
 				writeJSON(w, http.StatusOK, map[string]any{"companies": list, "total": total})
 				return

@@ -28,11 +28,16 @@ import (
 // that carries benchSeedVersion; change the version when the generator changes.
 
 const (
-	benchSeedVersion = "v2"
+	benchSeedVersion = "v3"
 	benchCompanies   = 10_000
 	benchContacts    = 50_000
 	benchEvents      = 1_000_000
+	benchSalesTarget = 300_000 // about: 1–22 invoices of 1–4 lines per company
 )
+
+// benchBusy are the few companies that hold a third of all events between them (a large
+// customer's whole staff on every campaign), as in production.
+var benchBusy = []int{4242, 77, 1234, 5000, 9999}
 
 // benchDB returns the path of the cached benchmark database, generating it when missing.
 func benchDB(b *testing.B) string {
@@ -143,9 +148,10 @@ func seedBench(ctx context.Context, db *store.DB, now time.Time) error {
 					return err
 				}
 			}
-			// Purchase history: 1–8 orders over up to three years, 1–4 lines each.
-			orders := 1 + rng.IntN(8)
-			gap := 20 + rng.IntN(200)
+			// Purchase history: 1–22 orders over up to three years, 1–4 lines each (about
+			// benchSalesTarget rows in all).
+			orders := 1 + rng.IntN(22)
+			gap := 10 + rng.IntN(60)
 			last := rng.IntN(700)
 			for o := range orders {
 				invoice++
@@ -179,6 +185,9 @@ func seedBench(ctx context.Context, db *store.DB, now time.Time) error {
 				pick -= cand.weight
 			}
 			c := rng.IntN(benchCompanies)
+			if rng.IntN(3) == 0 {
+				c = benchBusy[rng.IntN(len(benchBusy))]
+			}
 			k := c*(benchContacts/benchCompanies) + rng.IntN(benchContacts/benchCompanies)
 			occurred := store.FormatTime(at)
 			if err := event(n.source, fmt.Sprintf("bench-%d", i), n.name, fmt.Sprintf("COMPANY%05d", c),

@@ -330,40 +330,34 @@ func backQuery(r *http.Request) url.Values {
 
 type companiesPage struct {
 	Query     string
-	Sort      string
 	Companies []store.CompanySummary
 	Total     int
 	From, To  int
-	NextURL   string
-	PrevURL   string
+	Table     tableState
 }
 
 const companiesPageSize = 50
 
+// companySortKeys are the companies list's sortable columns (store.CompanySortKeys holds the SQL).
+var companySortKeys = []sortKey{{"name", false}, {"id", false}, {"country", false}, {"last_activity", true},
+	{"last_purchase", true}, {"revenue_12m", true}, {"score", true}}
+
 func (s *Server) handleCompanies(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := companiesPage{Query: strings.TrimSpace(q.Get("q")), Sort: q.Get("sort")}
-	if page.Sort != "activity" {
-		page.Sort = "name"
+	if q.Get("sort") == "activity" { // the earlier spelling, in bookmarks
+		q.Set("sort", "last_activity")
 	}
-	offset, err := queryInt(q, "offset", 0, 0, 10_000_000)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
+	page := companiesPage{Query: strings.TrimSpace(q.Get("q")),
+		Table: parseTable("/admin/companies", q, companySortKeys, "name", companiesPageSize)}
+	var err error
 	page.Companies, page.Total, err = s.db.SearchCompanies(r.Context(), store.CompanyFilter{Query: page.Query,
-		Sort: page.Sort, Offset: offset, Limit: companiesPageSize})
+		Sort: page.Table.Key, Desc: page.Table.Desc, Offset: page.Table.Offset(), Limit: companiesPageSize})
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	page.From, page.To = offset+1, offset+len(page.Companies)
-	if page.To < page.Total {
-		page.NextURL = withQuery("/admin/companies", q, "offset", strconv.Itoa(offset+companiesPageSize))
-	}
-	if offset > 0 {
-		page.PrevURL = withQuery("/admin/companies", q, "offset", strconv.Itoa(max(0, offset-companiesPageSize)))
-	}
+	page.From, page.To = page.Table.Offset()+1, page.Table.Offset()+len(page.Companies)
+	page.Table.More = page.To < page.Total
 	s.render(w, r, http.StatusOK, pageCompanies, "Companies", page)
 }
 
@@ -373,16 +367,21 @@ type companyPage struct {
 	Orders      []store.AdminOrder
 	Events      []store.FeedEvent
 	Suggestions []suggestionView
-	Payload     store.ConsumablePayload
-	PayloadJSON string
-	HasZoho     bool
-	LinkNote    string
+	Purchases   store.PurchaseHistory
+	// PurchaseTable pages the purchase history (?page=N), newest first.
+	PurchaseTable tableState
+	Payload       store.ConsumablePayload
+	PayloadJSON   string
+	HasZoho       bool
+	LinkNote      string
 	// SuggestionsPending is true while the first computation of suggestions runs.
 	SuggestionsPending bool
 	SendNote           string
 	OfferKeys          []string
 	PaymentLink        *paymentLinkForm
 }
+
+const purchasesPageSize = 25
 
 func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	ctx := r.Context()
@@ -401,6 +400,12 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 		s.renderError(w, r, err)
 		return
 	}
+	page.PurchaseTable = parseTable("/admin/companies/"+url.PathEscape(id), r.URL.Query(), nil, "", purchasesPageSize)
+	if page.Purchases, err = s.db.CompanyPurchases(ctx, id, page.PurchaseTable.Page, purchasesPageSize); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	page.PurchaseTable.More = page.PurchaseTable.Offset()+len(page.Purchases.Purchases) < page.Purchases.Lines
 	if page.Events, err = s.db.EngagementFeed(ctx, store.FeedFilter{CompanyID: id, Limit: 20}); err != nil {
 		s.renderError(w, r, err)
 		return

@@ -28,10 +28,11 @@ func orderStatuses() []string {
 
 type ordersPage struct {
 	Status, Company, From, To string
+	Order                     string // one order id, e.g. from a company's purchase history
+	Table                     tableState
 	Statuses                  []string
 	Orders                    []store.AdminOrder
 	Totals                    []store.OrderTotal
-	NextURL, NewestURL        string
 	HasZoho                   bool
 	Message                   string
 }
@@ -40,11 +41,23 @@ func (p ordersPage) errorText() string { return p.Message }
 
 const ordersPageSize = 50
 
+var orderSortKeys = []sortKey{{"created", true}, {"order", false}, {"customer", false}, {"status", false},
+	{"total", true}, {"paid_at", true}}
+
+var jobSortKeys = []sortKey{{"id", true}, {"type", false}, {"status", false}, {"attempts", true},
+	{"scheduled", true}, {"updated", true}}
+
+var deliverySortKeys = []sortKey{{"id", true}, {"provider", false}, {"type", false}, {"status", false},
+	{"received", true}, {"attempts", true}}
+
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	page := ordersPage{Status: q.Get("status"), Company: strings.TrimSpace(q.Get("company")), From: q.Get("from"),
-		To: q.Get("to"), Statuses: orderStatuses(), HasZoho: s.cfg.ZohoOrganizationID != ""}
-	f := store.AdminOrderFilter{Status: page.Status, CompanyID: page.Company, Limit: ordersPageSize + 1}
+		To: q.Get("to"), Statuses: orderStatuses(), HasZoho: s.cfg.ZohoOrganizationID != "",
+		Order: strings.TrimSpace(q.Get("order")),
+		Table: parseTable("/admin/orders", q, orderSortKeys, "created", ordersPageSize)}
+	f := store.AdminOrderFilter{Status: page.Status, CompanyID: page.Company, OrderID: page.Order, Limit: ordersPageSize + 1,
+		Sort: store.ListSort{Key: page.Table.Key, Desc: page.Table.Desc, Offset: page.Table.Offset()}}
 	var err error
 	if f.Status != "" && !slices.Contains(orderStatuses(), f.Status) {
 		err = invalidf("status must be one of %s", strings.Join(orderStatuses(), ", "))
@@ -74,25 +87,21 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	if len(page.Orders) > ordersPageSize {
 		page.Orders = page.Orders[:ordersPageSize]
-		page.NextURL = withQuery("/admin/orders", q, "after", page.Orders[len(page.Orders)-1].Cursor().String())
-	}
-	if f.After.OrderID != "" {
-		page.NewestURL = withQuery("/admin/orders", q, "after", "")
+		page.Table.More = true
 	}
 	s.render(w, r, http.StatusOK, pageOrders, "Orders", page)
 }
 
 type outboxPage struct {
-	Status    store.JobStatus
-	Type      string
-	Statuses  []store.JobStatus
-	Types     []string
-	Counts    []outboxTypeCounts
-	Totals    []int
-	Jobs      []store.Job
-	NextURL   string
-	NewestURL string
-	Message   string
+	Status   store.JobStatus
+	Type     string
+	Statuses []store.JobStatus
+	Types    []string
+	Counts   []outboxTypeCounts
+	Totals   []int
+	Jobs     []store.Job
+	Table    tableState
+	Message  string
 }
 
 func (p outboxPage) errorText() string { return p.Message }
@@ -107,7 +116,8 @@ const outboxPageSize = 50
 func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	page := outboxPage{Status: store.JobStatus(q.Get("status")), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses()}
+	page := outboxPage{Status: store.JobStatus(q.Get("status")), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses(),
+		Table: parseTable("/admin/outbox", q, jobSortKeys, "id", outboxPageSize)}
 	counts, err := s.db.JobCounts(ctx)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -132,7 +142,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 		return
 	}
 	jobs, err := s.db.ListJobs(ctx, store.JobFilter{Status: page.Status, Type: page.Type, BeforeID: int64(before),
-		Limit: outboxPageSize + 1})
+		Limit: outboxPageSize + 1, Sort: store.ListSort{Key: page.Table.Key, Desc: page.Table.Desc, Offset: page.Table.Offset()}})
 	if err != nil {
 		if store.ErrorCode(err) == store.EINVALID {
 			page.Message = store.ErrorMessage(err)
@@ -144,10 +154,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	if len(jobs) > outboxPageSize {
 		jobs = jobs[:outboxPageSize]
-		page.NextURL = withQuery("/admin/outbox", q, "before", strconv.FormatInt(jobs[len(jobs)-1].ID, 10))
-	}
-	if before > 0 {
-		page.NewestURL = withQuery("/admin/outbox", q, "before", "")
+		page.Table.More = true
 	}
 	page.Jobs = jobs
 	s.render(w, r, http.StatusOK, pageOutbox, "Outbox", page)
@@ -264,8 +271,7 @@ type webhooksPage struct {
 	Provider, Status string
 	Statuses         []string
 	Deliveries       []store.AdminDelivery
-	NextURL          string
-	NewestURL        string
+	Table            tableState
 	Message          string
 }
 
@@ -277,7 +283,8 @@ const webhooksPageSize = 50
 
 func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := webhooksPage{Provider: q.Get("provider"), Status: q.Get("status"), Statuses: deliveryStatuses}
+	page := webhooksPage{Provider: q.Get("provider"), Status: q.Get("status"), Statuses: deliveryStatuses,
+		Table: parseTable("/admin/webhooks", q, deliverySortKeys, "id", webhooksPageSize)}
 	before, err := queryInt(q, "before", 0, 0, 1<<62)
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
@@ -285,17 +292,15 @@ func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httpro
 		return
 	}
 	list, err := s.db.ListAdminDeliveries(r.Context(), store.AdminDeliveryFilter{Provider: page.Provider,
-		Status: page.Status, BeforeID: int64(before), Limit: webhooksPageSize + 1})
+		Status: page.Status, BeforeID: int64(before), Limit: webhooksPageSize + 1,
+		Sort: store.ListSort{Key: page.Table.Key, Desc: page.Table.Desc, Offset: page.Table.Offset()}})
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	if len(list) > webhooksPageSize {
 		list = list[:webhooksPageSize]
-		page.NextURL = withQuery("/admin/webhooks", q, "before", strconv.FormatInt(list[len(list)-1].ID, 10))
-	}
-	if before > 0 {
-		page.NewestURL = withQuery("/admin/webhooks", q, "before", "")
+		page.Table.More = true
 	}
 	page.Deliveries = list
 	s.render(w, r, http.StatusOK, pageWebhooks, "Webhook deliveries", page)

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +36,7 @@ type adminUI struct {
 
 func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
 	funcs := adminFuncs(cfg, now)
-	base, err := template.New("admin").Funcs(funcs).ParseFS(ui.FS, "templates/admin_layout.html")
+	base, err := template.New("admin").Funcs(funcs).ParseFS(ui.FS, "templates/admin_layout.html", "templates/partial_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse admin layout: %w", err)
 	}
@@ -230,9 +231,13 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 			if t, err := store.ParseTime(stamp); err == nil {
 				return t.Format("2 Jan 2006")
 			}
+			if t, err := time.Parse(time.DateOnly, stamp); err == nil { // a sales txn_date
+				return t.Format("2 Jan 2006")
+			}
 			return stamp
 		},
-		"money": formatMoney,
+		"money":  formatMoney,
+		"moneys": formatMoneys,
 		"moneyp": func(v *int64, currency string) string {
 			if v == nil {
 				return ""
@@ -328,6 +333,24 @@ func formatMoney(amount int64, currency string) string {
 		s = "−" + s
 	}
 	return s
+}
+
+// formatMoneys renders amounts in several currencies, in currency order ("£94.28, €52.50");
+// "–" when there are none.
+func formatMoneys(m map[string]int64) string {
+	if len(m) == 0 {
+		return "–"
+	}
+	curs := make([]string, 0, len(m))
+	for c := range m {
+		curs = append(curs, c)
+	}
+	slices.Sort(curs)
+	parts := make([]string, len(curs))
+	for i, c := range curs {
+		parts[i] = formatMoney(m[c], c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // prettyJSON indents a JSON document for display; anything else is shown as it is.

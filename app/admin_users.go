@@ -114,32 +114,32 @@ func (s *Server) handleUserEnable(w http.ResponseWriter, r *http.Request, ps htt
 type auditPage struct {
 	Actor, Action string
 	Entries       []store.AuditEntry
-	NextURL       string
-	NewestURL     string
+	Table         tableState
 }
 
 const auditPageSize = 100
 
+var auditSortKeys = []sortKey{{"id", true}, {"actor", false}, {"action", false}, {"target", false}}
+
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := auditPage{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action"))}
+	page := auditPage{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
+		Table: parseTable("/admin/audit", q, auditSortKeys, "id", auditPageSize)}
 	before, err := queryInt(q, "before", 0, 0, 1<<62)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	entries, err := s.db.ListAudit(r.Context(), store.AuditFilter{Actor: page.Actor, Action: page.Action,
-		BeforeID: int64(before), Limit: auditPageSize + 1})
+		BeforeID: int64(before), Limit: auditPageSize + 1,
+		Sort: store.ListSort{Key: page.Table.Key, Desc: page.Table.Desc, Offset: page.Table.Offset()}})
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	if len(entries) > auditPageSize {
 		entries = entries[:auditPageSize]
-		page.NextURL = withQuery("/admin/audit", q, "before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
-	}
-	if before > 0 {
-		page.NewestURL = withQuery("/admin/audit", q, "before", "")
+		page.Table.More = true
 	}
 	page.Entries = entries
 	s.render(w, r, http.StatusOK, pageAudit, "Audit log", page)

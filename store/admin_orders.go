@@ -16,6 +16,7 @@ type AdminOrder struct {
 	CompanyID               string    `json:"company_id"`
 	CompanyName             string    `json:"company_name,omitempty"`
 	ContactID               string    `json:"contact_id,omitempty"`
+	ContactName             string    `json:"contact_name,omitempty"`
 	Status                  string    `json:"status"`
 	PaymentStatus           string    `json:"payment_status"`
 	Currency                string    `json:"currency"`
@@ -68,14 +69,17 @@ type AdminOrderFilter struct {
 	CompanyID string
 	From      time.Time // created_at >= From
 	To        time.Time // created_at < To
+	OrderID   string
 	After     OrderCursor
-	Limit     int // 50 when zero, at most 500
+	Sort      ListSort // by OrderSortKeys; newest first when empty
+	Limit     int      // 50 when zero, at most 500
 }
 
 func (f AdminOrderFilter) where(withCursor bool) where {
 	var w where
 	w.eq("o.status", f.Status)
 	w.eq("o.company_id", f.CompanyID)
+	w.eq("o.order_id", f.OrderID)
 	if !f.From.IsZero() {
 		w.add("o.created_at >= ?", FormatTime(f.From))
 	}
@@ -96,12 +100,22 @@ func (db *DB) ListAdminOrders(ctx context.Context, f AdminOrderFilter) ([]AdminO
 	}
 	limit = min(limit, 500)
 	w := f.where(true)
-	rows, err := db.read.QueryContext(ctx, `SELECT o.order_id, o.company_id, c.company_name, o.contact_id, o.status,
+	sort := f.Sort
+	if sort.Key == "" {
+		sort.Desc = true
+	}
+	order, err := sort.orderBy(OrderSortKeys, "created", "o.order_id")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT o.order_id, o.company_id, c.company_name, o.contact_id,
+			COALESCE(NULLIF(k.full_name, ''), NULLIF(trim(COALESCE(k.first_name, '') || ' ' || COALESCE(k.last_name, '')), ''), k.email), o.status,
 			o.payment_status, o.currency, o.subtotal, o.tax_amount, o.total_amount, o.amount_refunded, o.offer_key,
 			o.campaign_key, o.failure_reason, o.stripe_checkout_session_id, o.stripe_payment_intent_id,
 			o.stripe_invoice_id, o.zoho_customer_id, o.zoho_invoice_id, o.zoho_payment_id, o.paid_at, o.created_at
-		FROM orders o LEFT JOIN companies c ON c.company_id = o.company_id`+w.sql()+
-		` ORDER BY o.created_at DESC, o.order_id DESC LIMIT ?`, append(w.args, limit)...)
+		FROM orders o LEFT JOIN companies c ON c.company_id = o.company_id
+		LEFT JOIN contacts k ON k.contact_id = o.contact_id`+w.sql()+order+` LIMIT ? OFFSET ?`,
+		append(w.args, limit, max(sort.Offset, 0))...)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
@@ -109,13 +123,14 @@ func (db *DB) ListAdminOrders(ctx context.Context, f AdminOrderFilter) ([]AdminO
 	out := []AdminOrder{}
 	for rows.Next() {
 		var o AdminOrder
-		var name, contact, offer, campaign, failure, cs, pi, inv, zc, zi, zp, paid sql.NullString
+		var name, contact, contactName, offer, campaign, failure, cs, pi, inv, zc, zi, zp, paid sql.NullString
 		var created string
-		if err := rows.Scan(&o.OrderID, &o.CompanyID, &name, &contact, &o.Status, &o.PaymentStatus, &o.Currency,
+		if err := rows.Scan(&o.OrderID, &o.CompanyID, &name, &contact, &contactName, &o.Status, &o.PaymentStatus, &o.Currency,
 			&o.Subtotal, &o.TaxAmount, &o.TotalAmount, &o.AmountRefunded, &offer, &campaign, &failure, &cs, &pi,
 			&inv, &zc, &zi, &zp, &paid, &created); err != nil {
 			return nil, err
 		}
+		o.ContactName = contactName.String
 		o.CompanyName, o.ContactID, o.OfferKey, o.CampaignKey = name.String, contact.String, offer.String, campaign.String
 		o.FailureReason, o.StripeCheckoutSessionID, o.StripePaymentIntentID = failure.String, cs.String, pi.String
 		o.StripeInvoiceID, o.ZohoCustomerID, o.ZohoInvoiceID, o.ZohoPaymentID = inv.String, zc.String, zi.String, zp.String
@@ -185,8 +200,9 @@ type AdminDeliveryFilter struct {
 	Provider  string
 	Status    string
 	EventType string
-	BeforeID  int64 // keyset paging
-	Limit     int   // 50 when zero, at most 500
+	BeforeID  int64    // keyset paging
+	Sort      ListSort // by DeliverySortKeys; newest first when empty
+	Limit     int      // 50 when zero, at most 500
 }
 
 const deliveryColumns = `id, provider, event_id, event_type, status, error, attempts, received_at, last_received_at,
@@ -223,8 +239,16 @@ func (db *DB) ListAdminDeliveries(ctx context.Context, f AdminDeliveryFilter) ([
 	if f.BeforeID > 0 {
 		w.add("id < ?", f.BeforeID)
 	}
+	sort := f.Sort
+	if sort.Key == "" {
+		sort.Desc = true
+	}
+	order, err := sort.orderBy(DeliverySortKeys, "id", "id")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries`+w.sql()+
-		` ORDER BY id DESC LIMIT ?`, append(w.args, limit)...)
+		order+` LIMIT ? OFFSET ?`, append(w.args, limit, max(sort.Offset, 0))...)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook deliveries: %w", err)
 	}

@@ -241,7 +241,7 @@ func TestSearchCompaniesScoresAndSorts(t *testing.T) {
 	if b := byName[1]; b.Score != 8 || b.Events90 != 2 || b.Contacts != 1 || b.LastActivity.IsZero() {
 		t.Fatalf("BETA2 summary %+v", b)
 	}
-	byActivity, _, _ := db.SearchCompanies(ctx, CompanyFilter{Sort: "activity"})
+	byActivity, _, _ := db.SearchCompanies(ctx, CompanyFilter{Sort: "last_activity", Desc: true})
 	if byActivity[0].ID != "BETA2" || byActivity[1].ID != "ACME1" || byActivity[2].ID != "GAMMA3" {
 		t.Fatalf("by activity: %s %s %s", byActivity[0].ID, byActivity[1].ID, byActivity[2].ID)
 	}

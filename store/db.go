@@ -65,6 +65,10 @@ type DB struct {
 	maxBat    int
 	// waiting announces this handle's writer waiting for another process's write lock.
 	waiting *waiters
+	// ranks caches the companies list's order by aggregate columns (company_ranks.go).
+	ranks companyRanks
+	// busyScores keeps the engagement scores of the busiest companies briefly (admin_queries.go).
+	busyScores busyScoreCache
 }
 
 // DSN builds the connection string with every pragma, so each pooled connection gets them.

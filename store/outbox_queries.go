@@ -21,8 +21,9 @@ func (db *DB) GetJob(ctx context.Context, id int64) (Job, error) {
 type JobFilter struct {
 	Status   JobStatus
 	Type     string
-	Limit    int   // 50 when zero, at most 1000
-	BeforeID int64 // keyset paging: only jobs with a smaller id
+	Limit    int      // 50 when zero, at most 1000
+	BeforeID int64    // keyset paging: only jobs with a smaller id
+	Sort     ListSort // by JobSortKeys; newest first when empty
 }
 
 // ListJobs lists jobs newest first.
@@ -35,9 +36,17 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 		limit = 50
 	}
 	limit = min(limit, 1000)
+	sort := f.Sort
+	if sort.Key == "" {
+		sort.Desc = true
+	}
+	order, err := sort.orderBy(JobSortKeys, "id", "id")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := db.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM outbox
-		WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR job_type = ?2) AND (?3 = 0 OR id < ?3)
-		ORDER BY id DESC LIMIT ?4`, f.Status, f.Type, f.BeforeID, limit)
+		WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR job_type = ?2) AND (?3 = 0 OR id < ?3)`+
+		order+` LIMIT ?4 OFFSET ?5`, f.Status, f.Type, f.BeforeID, limit, max(sort.Offset, 0))
 	if err != nil {
 		return nil, err
 	}

@@ -285,9 +285,10 @@ func (tx *Tx) InsertAudit(ctx context.Context, e AuditEntry, detail any) error {
 // AuditFilter selects audit entries. Empty fields match everything.
 type AuditFilter struct {
 	Actor    string
-	Action   string // exact, or a prefix ending in "." (e.g. "outbox.")
-	BeforeID int64  // keyset paging
-	Limit    int    // 100 when zero, at most 500
+	Action   string   // exact, or a prefix ending in "." (e.g. "outbox.")
+	BeforeID int64    // keyset paging
+	Sort     ListSort // by AuditSortKeys; newest first when empty
+	Limit    int      // 100 when zero, at most 500
 }
 
 // ListAudit lists audit entries newest first.
@@ -320,8 +321,16 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit)
+	sort := f.Sort
+	if sort.Key == "" {
+		sort.Desc = true
+	}
+	order, err := sort.orderBy(AuditSortKeys, "id", "id")
+	if err != nil {
+		return nil, err
+	}
+	q += order + " LIMIT ? OFFSET ?"
+	args = append(args, limit, max(sort.Offset, 0))
 	rows, err := db.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
