@@ -30,6 +30,8 @@ type dashboardPage struct {
 	Replication *store.ReplicationStatus
 	ReplNote    string
 	Alerts      []dashboardAlert
+	Health      []partHealth
+	Banner      healthBanner
 	ZohoAlert   bool
 	GeneratedAt time.Time
 }
@@ -86,6 +88,13 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httpr
 		s.renderError(w, r, err)
 		return
 	}
+	in, err := s.gatherHealth(ctx, now, d.Replication)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	d.Health = computeHealth(in, now)
+	d.Banner = bannerFor(d.Health)
 	s.render(w, r, http.StatusOK, pageDashboard, "Dashboard", d)
 }
 
