@@ -260,6 +260,8 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 // healthBanner sums the parts up: green only when every configured part is ok.
 type healthBanner struct {
 	OK       bool
+	Kind     string // the banner partial's kind: notice (green) or error
+	Text     string
 	Problems []string
 	Off      []string
 }
@@ -274,6 +276,13 @@ func bannerFor(parts []partHealth) healthBanner {
 		case healthOff:
 			b.Off = append(b.Off, p.Part)
 		}
+	}
+	b.Kind, b.Text = "notice", "Every configured part is healthy."
+	if !b.OK {
+		b.Kind, b.Text = "error", "Problems: "+strings.Join(b.Problems, ", ")+"."
+	}
+	if len(b.Off) > 0 {
+		b.Text += " Off: " + strings.Join(b.Off, ", ") + "."
 	}
 	return b
 }

@@ -133,7 +133,7 @@ func TestDashboardHealthBanner(t *testing.T) {
 	e.exec(`INSERT INTO outbox (job_type, status, attempts, last_error, created_at, updated_at, scheduled_for)
 		VALUES ('send_offer_email', 'dead', 5, 'smtp refused', ?1, ?1, ?1)`, now)
 	_, body = e.get(c, "/admin")
-	if !strings.Contains(body, `class="error health-banner" role="alert">Problems: Outbox.`) {
+	if !strings.Contains(body, `class="banner error" role="alert">Problems: Outbox.`) {
 		t.Errorf("red banner naming the outbox missing:\n%s", body)
 	}
 	if !strings.Contains(body, "1 dead job.") || !strings.Contains(body, "Since "+absoluteTime(e.db.Now().Add(-2*time.Hour))) {

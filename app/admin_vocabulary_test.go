@@ -1,0 +1,102 @@
+package app
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/technifold/technifold/store"
+)
+
+// TestUnknownAdminURLIsAnHTMLPageInTheLayout: an unknown admin address answers 404 with an
+// HTML page inside the admin layout (navigation included when signed in), not JSON; the JSON
+// API's unknown addresses still answer JSON.
+func TestUnknownAdminURLIsAnHTMLPageInTheLayout(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	for _, path := range []string{"/admin/nope", "/admin/companies/x/y/z"} {
+		resp, err := c.Get(e.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(resp)
+		if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		for _, want := range []string{"<!doctype html>", "There is no admin page at this address", `href="/admin/suggestions"`, "ann@example.com"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s: page lacks %q:\n%s", path, want, body)
+			}
+		}
+	}
+	// Signed out: still the layout, without the navigation.
+	status, body := e.get(e.client(), "/admin/nope")
+	if status != http.StatusNotFound || !strings.Contains(body, "There is no admin page") || strings.Contains(body, `href="/admin/suggestions"`) {
+		t.Errorf("signed out /admin/nope: %d\n%s", status, body)
+	}
+	resp, err := c.Get(e.url + "/api/admin/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readBody(resp)
+	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("GET /api/admin/nope: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
+
+// TestBannersShareOnePartial: the success notice after a POST, an error page's message and a
+// page's own warning all render through the one banner partial (same element, same place).
+func TestBannersShareOnePartial(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	resp := e.postForm(c, "/admin/replication/sync", nil)
+	resp.Body.Close()
+	_, body := e.get(c, "/admin")
+	if !strings.Contains(body, `<main>
+<div class="banner notice" role="status">Replication is not configured.</div>`) {
+		t.Errorf("success notice is not the banner at the top of main:\n%s", body)
+	}
+	_, body = e.get(c, "/admin/suggestions")
+	if !strings.Contains(body, `<div class="banner warn" role="status">`) {
+		t.Errorf("suggestions warning is not a banner:\n%s", body)
+	}
+	_, body = e.get(c, "/admin/outbox?status=weird")
+	// An error page carries its message in its card; the layout's error banner is the same partial.
+	if !regexp.MustCompile(`unknown job status`).MatchString(body) {
+		t.Errorf("error page: %s", body)
+	}
+	if strings.Contains(body, `class="alert warn"`) || strings.Contains(body, `<p class="alert`) {
+		t.Error("an old-style alert paragraph is still rendered")
+	}
+}
+
+// TestNoDeveloperNamesOutsideTechnicalDetails: the timeline shows human labels; the raw event
+// key appears only inside a collapsed <details> block, and the audit log names its actions.
+func TestNoDeveloperNamesOutsideTechnicalDetails(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	seedShowcase(t, e)
+	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	_, body := e.get(c, "/admin/timeline?source=zoho&event=email_opened")
+	if !strings.Contains(body, "Opened an e-mail") {
+		t.Fatalf("timeline lacks the label:\n%s", body)
+	}
+	outside := regexp.MustCompile(`(?s)<details.*?</details>`).ReplaceAllString(body, "")
+	outside = regexp.MustCompile(`(?s)<form.*?</form>`).ReplaceAllString(outside, "") // the filter's own value
+	if strings.Contains(outside, "email_opened") {
+		t.Errorf("raw event key outside technical details:\n%s", outside)
+	}
+	if !strings.Contains(body, "<summary>Technical details</summary>event <code>email_opened</code>") {
+		t.Error("the raw key is not kept in the technical details")
+	}
+	_, body = e.get(c, "/admin/audit")
+	if !strings.Contains(body, "<td>Signed in</td>") {
+		t.Errorf("audit log does not label the sign-in:\n%s", body)
+	}
+	if got := auditLabel("something.new_thing"); got != "Something: new thing" {
+		t.Errorf("auditLabel fallback = %q", got)
+	}
+}
