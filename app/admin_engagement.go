@@ -24,15 +24,6 @@ const timelinePageSize = 50
 // eventSources are engagement_events.source values (declared in store), for the filters.
 func eventSources() []string { return store.EventSources() }
 
-// knownEventNames are the event names the timeline describes (declared in store), for its filter.
-func knownEventNames() []string {
-	var out []string
-	for _, e := range store.EventNames() {
-		out = append(out, string(e.Name))
-	}
-	return out
-}
-
 // timelineQuery is the timeline's filter form, as typed.
 type timelineQuery struct {
 	Company, Contact, Source, Event, From, To string
@@ -44,8 +35,10 @@ type timelinePage struct {
 	NextURL    string
 	NewestURL  string
 	Sources    []string
-	EventNames []string
+	EventNames []eventOption
 	Message    string
+	// Choices are the companies an ambiguous company name matches.
+	Choices []store.CompanySummary
 }
 
 func (p timelinePage) errorText() string { return p.Message }
@@ -86,9 +79,12 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := timelinePage{Sources: eventSources(), EventNames: knownEventNames()}
+	page := timelinePage{Sources: eventSources(), EventNames: eventOptions()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
 	page.Q = tq
+	if err == nil && tq.Company != "" {
+		f.CompanyID, page.Choices, err = s.resolveCompany(r.Context(), tq.Company)
+	}
 	if err != nil {
 		status := statusOf(err)
 		if status >= 500 {

@@ -12,3 +12,30 @@ document.addEventListener("click", function (e) {
 document.addEventListener("focusin", function (e) {
   if (e.target.matches && e.target.matches("input.link")) e.target.select();
 });
+// Company type-ahead: an input with data-companies="LIST" fills the <datalist> LIST from
+// /api/admin/companies?q= as staff type (the server also resolves a typed name without it).
+(function () {
+  var timer;
+  document.addEventListener("input", function (e) {
+    var input = e.target;
+    if (!input.matches || !input.matches("input[data-companies]")) return;
+    var list = document.getElementById(input.getAttribute("data-companies"));
+    var q = input.value.trim();
+    clearTimeout(timer);
+    if (!list || q.length < 2) return;
+    timer = setTimeout(function () {
+      fetch("/api/admin/companies?limit=10&q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { companies: [] }; })
+        .then(function (data) {
+          list.textContent = "";
+          (data.companies || []).forEach(function (c) {
+            var o = document.createElement("option");
+            o.value = c.company_name;
+            o.label = c.company_id;
+            list.appendChild(o);
+          });
+        })
+        .catch(function () {});
+    }, 200);
+  });
+})();
