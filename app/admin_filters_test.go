@@ -58,8 +58,8 @@ func TestTimelineFiltersTakeWhatStaffSee(t *testing.T) {
 		want   string
 	}{
 		{url.Values{"company": {"Beta Bindery"}}, 200, 2, ""},
-		{url.Values{"company": {"beta bind"}}, 200, 2, ""},                       // a unique part of a name
-		{url.Values{"company": {"ACME1"}}, 200, 2, ""},                           // an id still works
+		{url.Values{"company": {"beta bind"}}, 200, 2, ""}, // a unique part of a name
+		{url.Values{"company": {"ACME1"}}, 200, 2, ""},     // an id still works
 		{url.Values{"company": {"acme finishing"}, "event": {"email_opened"}}, 200, 1, `selected>Opened an e-mail`},
 		{url.Values{"company": {"Acme"}}, 400, 0, "2 companies match"},
 		{url.Values{"company": {"Nobody"}}, 404, 0, "no company matches"},

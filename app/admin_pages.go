@@ -253,8 +253,8 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 			}
 			return stamp
 		},
-		"money":      formatMoney,
-		"auditLabel": auditLabel,
+		"money":       formatMoney,
+		"auditLabel":  auditLabel,
 		"timelineFor": timelineFor,
 		// banner is the data of the "banner" partial: kind is notice, error or warn.
 		"banner": func(kind, text string) bannerData { return bannerData{Kind: kind, Text: text} },
