@@ -312,8 +312,17 @@ func TestAdminInBrowser(t *testing.T) {
 		if jobs != sc.offerContacts {
 			t.Fatalf("%d send_offer_email jobs, want %d", jobs, sc.offerContacts)
 		}
-		inBrowser(t, ctx, clickAndLoad(card+` form[action="/admin/suggestions/link"] button`))
-		link := fromBrowser(t, ctx, chromedp.Value(css(`#offer-link`)))
+		// "Copy offer link" uses the offer chosen next to it and copies without a page reload.
+		inBrowser(t, ctx,
+			chromedp.SetValue(css(card+` select[name="offer_key"]`), "winback"),
+			voidOf(chromedp.Evaluate[bool](`window.__sameDocument = true`)),
+			chromedp.Click(css(card+` button[data-copy-link]`)),
+			chromedp.WaitVisible(css(card+` output.copied input.link`)),
+		)
+		if !fromBrowser(t, ctx, chromedp.Evaluate[bool](`window.__sameDocument === true`)) {
+			t.Fatal("copying the offer link reloaded the page")
+		}
+		link := fromBrowser(t, ctx, chromedp.Value(css(card+` output.copied input.link`)))
 		shown := fromBrowser(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("article.suggestion")].map(a => a.dataset.company)`))
 		for _, c := range shown {
 			if c != sc.offerCompany {
@@ -326,8 +335,8 @@ func TestAdminInBrowser(t *testing.T) {
 		}
 		keys, _ := offertoken.ParseKeyring(e.cfg.TokenSecret)
 		claims, err := keys.Verify(strings.TrimPrefix(link, prefix), time.Now())
-		if err != nil || claims.CompanyID != sc.offerCompany {
-			t.Fatalf("minted link does not verify for %s: %v %+v", sc.offerCompany, err, claims)
+		if err != nil || claims.CompanyID != sc.offerCompany || claims.OfferKey != "winback" {
+			t.Fatalf("minted link does not verify for %s with the chosen winback offer: %v %+v", sc.offerCompany, err, claims)
 		}
 		actions := strings.Join(e.auditActions(), " ")
 		if !strings.Contains(actions, "offer.send") || !strings.Contains(actions, "offer.link") {

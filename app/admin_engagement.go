@@ -161,13 +161,18 @@ type suggestionsPage struct {
 	Back       string // the page's query, posted back by its forms so the answer keeps the filters
 	ComputedAt time.Time
 	RefreshURL string
+	Hidden     bool   // showing the dismissed and snoozed suggestions
+	HiddenURL  string // the other list (hidden ones, or the active ones)
 }
 
 func (p suggestionsPage) errorText() string { return p.Message }
 
 type suggestionView struct {
 	store.Suggestion
-	OfferKey string
+	OfferKey    string
+	Explanation string // the score in words
+	Acted       string // what was last done for the company, by whom and when
+	Decision    string // dismissed or snoozed (only when showing hidden suggestions)
 }
 
 type mintedLink struct {
@@ -193,6 +198,12 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 		return page, err
 	}
 	page.ComputedAt = at
+	page.Hidden = q.Get("hidden") != ""
+	decisions, err := s.db.HiddenSuggestions(ctx, s.db.Now())
+	if err != nil {
+		return page, err
+	}
+	all = applyDecisions(all, decisions, page.Hidden)
 	items, more := suggestionQuery{CompanyID: page.Company, ActionType: page.Action, Offset: offset,
 		Limit: suggestionsPageSize}.pick(all)
 	if more {
@@ -202,8 +213,15 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 	if offset > 0 {
 		page.PrevURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(max(0, offset-suggestionsPageSize)))
 	}
-	page.Items, err = suggestionViews(items)
-	return page, err
+	if page.Items, err = suggestionViews(items); err != nil {
+		return page, err
+	}
+	other := "1"
+	if page.Hidden {
+		other = ""
+	}
+	page.HiddenURL = withQuery("/admin/suggestions", q, "hidden", other, "offset", "", "fresh", "")
+	return page, s.decorateSuggestions(ctx, page.Items, decisions)
 }
 
 func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -273,13 +291,19 @@ func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ 
 		return
 	}
 	s.audit(r, "offer.link", co.ID, map[string]string{"offer_key": offerKey, "token": offertoken.Redact(token)})
+	linkURL := strings.TrimRight(s.cfg.BaseURL, "/") + "/x/" + token
+	if wantsJSON(r) { // the page's script copies it without a reload
+		writeJSON(w, http.StatusOK, map[string]any{"url": linkURL, "offer_key": offerKey, "company_id": co.ID,
+			"company_name": co.Name, "expires_at": now.Add(offertoken.DefaultTTL)})
+		return
+	}
 	page, err := s.suggestionsPage(ctx, backQuery(r))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	page.Link = &mintedLink{CompanyID: co.ID, CompanyName: co.Name, OfferKey: offerKey,
-		URL: strings.TrimRight(s.cfg.BaseURL, "/") + "/x/" + token, ExpiresAt: now.Add(offertoken.DefaultTTL)}
+		URL: linkURL, ExpiresAt: now.Add(offertoken.DefaultTTL)}
 	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 
