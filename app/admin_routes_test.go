@@ -238,7 +238,7 @@ func TestDeclaredRolesFollowTheRoleRules(t *testing.T) {
 		"POST /admin/suggestions/send": roleStaff, "POST /admin/suggestions/link": roleStaff,
 		"POST /admin/suggestions/dismiss": roleStaff, "POST /admin/suggestions/snooze": roleStaff,
 		"POST /admin/suggestions/restore": roleStaff,
-		"POST /admin/jobs/:id/retry": roleStaff, "POST /api/admin/outbox/retry": roleStaff,
+		"POST /admin/jobs/:id/retry":      roleStaff, "POST /api/admin/outbox/retry": roleStaff,
 		"POST /api/admin/offers/send": roleStaff,
 		// admin: cancel jobs, run the outbox, replay webhooks, replication, settings, users
 		"POST /admin/jobs/:id/cancel": roleAdmin, "POST /admin/outbox/run": roleAdmin,

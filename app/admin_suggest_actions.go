@@ -217,7 +217,6 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
-
 // Dismissing, snoozing and restoring suggestions: staff, like sending offers.
 var _ = declareAdminRoutes(
 	adminRoute{method: http.MethodPost, path: "/admin/suggestions/dismiss", role: roleStaff, handle: (*Server).handleSuggestionDismiss},
