@@ -144,6 +144,15 @@ func actionTypeNames() []string {
 	return out
 }
 
+// actionTypeOptions lists the declared action types with their labels, for the filter.
+func actionTypeOptions() []eventOption {
+	var out []eventOption
+	for _, a := range store.ActionTypes() {
+		out = append(out, eventOption{Name: string(a.Type), Label: a.Label})
+	}
+	return out
+}
+
 type suggestionsPage struct {
 	Company    string
 	Action     string
@@ -161,7 +170,9 @@ type suggestionsPage struct {
 	Back       string // the page's query, posted back by its forms so the answer keeps the filters
 	ComputedAt time.Time
 	RefreshURL string
-	Hidden     bool   // showing the dismissed and snoozed suggestions
+	Choices    []store.CompanySummary // the companies an ambiguous company name matches
+	ActionOpts []eventOption          // action types with their labels, for the filter
+	Hidden     bool                   // showing the dismissed and snoozed suggestions
 	HiddenURL  string // the other list (hidden ones, or the active ones)
 }
 
@@ -182,7 +193,7 @@ type mintedLink struct {
 
 func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
 	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys(),
-		Actions: actionTypeNames(), Back: q.Encode()}
+		Actions: actionTypeNames(), ActionOpts: actionTypeOptions(), Back: q.Encode()}
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
@@ -204,7 +215,13 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 		return page, err
 	}
 	all = applyDecisions(all, decisions, page.Hidden)
-	items, more := suggestionQuery{CompanyID: page.Company, ActionType: page.Action, Offset: offset,
+	companyID := ""
+	if page.Company != "" {
+		if companyID, page.Choices, err = s.resolveCompany(ctx, page.Company); err != nil {
+			return page, err
+		}
+	}
+	items, more := suggestionQuery{CompanyID: companyID, ActionType: page.Action, Offset: offset,
 		Limit: suggestionsPageSize}.pick(all)
 	if more {
 		page.NextURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(offset+suggestionsPageSize))
@@ -226,7 +243,12 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 
 func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	page, err := s.suggestionsPage(r.Context(), r.URL.Query())
-	if err != nil {
+	if status := statusOf(err); err != nil && status < 500 {
+		// A filter staff typed (an unknown or ambiguous company): the page, with the message.
+		page.Message = store.ErrorMessage(err)
+		s.render(w, r, status, pageSuggestions, "Suggestions", page)
+		return
+	} else if err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -89,3 +89,33 @@ func TestTimelineFiltersTakeWhatStaffSee(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestSuggestionsFilterByCompanyName: the suggestions page takes the company's name and
+// lists the action types by label.
+func TestSuggestionsFilterByCompanyName(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	seedShowcase(t, e)
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	all, err := e.db.AllSuggestions(t.Context())
+	if err != nil || len(all) == 0 {
+		t.Fatalf("no suggestions: %v", err)
+	}
+	target := all[0]
+	status, body := e.get(c, "/admin/suggestions?company="+url.QueryEscape(strings.ToUpper(target.CompanyName)))
+	if status != http.StatusOK || !strings.Contains(body, `data-company="`+target.CompanyID+`"`) {
+		t.Fatalf("by name: %d\n%s", status, body)
+	}
+	for _, a := range strings.Split(body, `<article class="card suggestion" data-company="`)[1:] {
+		if !strings.HasPrefix(a, target.CompanyID+`"`) {
+			t.Errorf("another company shown: %.40s", a)
+		}
+	}
+	if !strings.Contains(body, ">"+target.ActionLabel+"</option>") {
+		t.Errorf("action filter lacks the label %q", target.ActionLabel)
+	}
+	status, body = e.get(c, "/admin/suggestions?company=no+such+company+anywhere")
+	if status != http.StatusNotFound || !strings.Contains(body, "no company matches") || !strings.Contains(body, "<h1>Suggestions</h1>") {
+		t.Errorf("unknown name: %d\n%s", status, body)
+	}
+}
