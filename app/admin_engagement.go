@@ -173,7 +173,7 @@ type suggestionsPage struct {
 	Choices    []store.CompanySummary // the companies an ambiguous company name matches
 	ActionOpts []eventOption          // action types with their labels, for the filter
 	Hidden     bool                   // showing the dismissed and snoozed suggestions
-	HiddenURL  string // the other list (hidden ones, or the active ones)
+	HiddenURL  string                 // the other list (hidden ones, or the active ones)
 }
 
 func (p suggestionsPage) errorText() string { return p.Message }
