@@ -119,3 +119,23 @@ func TestSuggestionsFilterByCompanyName(t *testing.T) {
 		t.Errorf("unknown name: %d\n%s", status, body)
 	}
 }
+
+// TestOrdersFilterByCompanyName: the orders list takes the company's name too.
+func TestOrdersFilterByCompanyName(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	seedFilterCompanies(t, e)
+	now := store.FormatTime(e.db.Now())
+	for _, o := range [][2]string{{"ORD-A", "ACME1"}, {"ORD-B", "BETA"}} {
+		e.exec(`INSERT INTO orders (order_id, company_id, status, payment_status, currency, subtotal, total_amount, created_at, updated_at)
+			VALUES (?, ?, 'pending', 'unpaid', 'gbp', 100, 100, ?, ?)`, o[0], o[1], now, now)
+	}
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	status, body := e.get(c, "/admin/orders?company=beta+bindery")
+	if status != http.StatusOK || !strings.Contains(body, "ORD-B") || strings.Contains(body, "ORD-A") {
+		t.Errorf("orders by name: %d\n%s", status, body)
+	}
+	if status, body = e.get(c, "/admin/orders?company=Acme"); status != http.StatusBadRequest || !strings.Contains(body, "2 companies match") {
+		t.Errorf("ambiguous: %d", status)
+	}
+}
