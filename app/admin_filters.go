@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/technifold/technifold/store"
@@ -72,4 +73,22 @@ func timelineFor(q timelineQuery, id string) string {
 		}
 	}
 	return "/admin/timeline?" + v.Encode()
+}
+
+// auditActionOptions lists the audit filter's choices by label: each labelled action, and a
+// "Any … action" entry per group (the "outbox." prefix matches every outbox action).
+func auditActionOptions() []eventOption {
+	var out []eventOption
+	groups := map[string]bool{}
+	for action, label := range auditLabels {
+		out = append(out, eventOption{Name: action, Label: label})
+		if i := strings.IndexByte(action, '.'); i > 0 {
+			groups[action[:i+1]] = true
+		}
+	}
+	for g := range groups {
+		out = append(out, eventOption{Name: g, Label: "Any " + strings.TrimSuffix(g, ".") + " action"})
+	}
+	slices.SortFunc(out, func(a, b eventOption) int { return strings.Compare(a.Label, b.Label) })
+	return out
 }

@@ -139,3 +139,21 @@ func TestOrdersFilterByCompanyName(t *testing.T) {
 		t.Errorf("ambiguous: %d", status)
 	}
 }
+
+// TestAuditFilterByLabel: the audit log's action filter lists labels (and "Any … action"
+// groups), and a chosen group filters by its prefix.
+func TestAuditFilterByLabel(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	resp := e.postForm(c, "/admin/replication/sync", nil)
+	resp.Body.Close()
+	status, body := e.get(c, "/admin/audit?action=replication.")
+	if status != http.StatusOK || !strings.Contains(body, `<option value="replication." selected>Any replication action</option>`) ||
+		!strings.Contains(body, "<td>Replica synced now</td>") || strings.Contains(body, "<td>Signed in</td>") {
+		t.Errorf("audit filter by group: %d\n%s", status, body)
+	}
+	if !strings.Contains(body, `<option value="login" >Signed in</option>`) {
+		t.Error("the filter does not list actions by label")
+	}
+}

@@ -253,9 +253,10 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 			}
 			return stamp
 		},
-		"money":       formatMoney,
-		"auditLabel":  auditLabel,
-		"timelineFor": timelineFor,
+		"money":              formatMoney,
+		"auditLabel":         auditLabel,
+		"timelineFor":        timelineFor,
+		"auditActionOptions": auditActionOptions,
 		// banner is the data of the "banner" partial: kind is notice, error or warn.
 		"banner": func(kind, text string) bannerData { return bannerData{Kind: kind, Text: text} },
 		"moneyp": func(v *int64, currency string) string {
