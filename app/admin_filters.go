@@ -92,3 +92,22 @@ func auditActionOptions() []eventOption {
 	slices.SortFunc(out, func(a, b eventOption) int { return strings.Compare(a.Label, b.Label) })
 	return out
 }
+
+// jobLabels name the job kinds for staff; the raw kind stays in technical details.
+var jobLabels = map[string]string{
+	string(store.JobZohoSyncOrder):  "Zoho Books: sync order",
+	string(store.JobZohoSyncRefund): "Zoho Books: sync refund",
+	string(store.JobSendOfferEmail): "Offer e-mail",
+}
+
+// jobLabel names a job kind: its label, else its words.
+func jobLabel(kind string) string {
+	if l, ok := jobLabels[kind]; ok {
+		return l
+	}
+	s := strings.ReplaceAll(kind, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

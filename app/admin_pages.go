@@ -257,6 +257,7 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 		"auditLabel":         auditLabel,
 		"timelineFor":        timelineFor,
 		"auditActionOptions": auditActionOptions,
+		"jobLabel":           jobLabel,
 		// banner is the data of the "banner" partial: kind is notice, error or warn.
 		"banner": func(kind, text string) bannerData { return bannerData{Kind: kind, Text: text} },
 		"moneyp": func(v *int64, currency string) string {

@@ -100,3 +100,24 @@ func TestNoDeveloperNamesOutsideTechnicalDetails(t *testing.T) {
 		t.Errorf("auditLabel fallback = %q", got)
 	}
 }
+
+// TestJobKindsAreLabelled: a job's page and the dashboard name its kind; the raw kind is in
+// the technical details.
+func TestJobKindsAreLabelled(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	e.exec(`INSERT INTO outbox (id, job_type, status, attempts, last_error, scheduled_for, created_at, updated_at)
+		VALUES (77, 'send_offer_email', 'dead', 5, 'smtp refused', ?1, ?1, ?1)`, store.FormatTime(e.db.Now()))
+	_, body := e.get(c, "/admin/jobs/77")
+	if !strings.Contains(body, "<dd>Offer e-mail <details") || !strings.Contains(body, "kind <code>send_offer_email</code></details>") {
+		t.Errorf("job page:\n%s", body)
+	}
+	_, body = e.get(c, "/admin")
+	if !strings.Contains(body, "#77 Offer e-mail</a>") {
+		t.Errorf("dashboard does not label the dead job:\n%s", body)
+	}
+	if jobLabel("some_new_kind") != "Some new kind" {
+		t.Error("jobLabel fallback")
+	}
+}
