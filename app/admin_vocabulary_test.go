@@ -121,3 +121,23 @@ func TestJobKindsAreLabelled(t *testing.T) {
 		t.Error("jobLabel fallback")
 	}
 }
+
+// TestCompanyPageKeepsViewNamesInTechnicalDetails: the view behind the reorder section is
+// named only inside its collapsed technical details, and purchase dates use the admin format.
+func TestCompanyPageKeepsViewNamesInTechnicalDetails(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	sc := seedShowcase(t, e)
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	_, body := e.get(c, "/admin/companies/"+sc.offerCompany)
+	if !strings.Contains(body, "vw_company_consumable_payload_v2") {
+		t.Fatalf("technical details lost the view name:\n%s", body)
+	}
+	outside := regexp.MustCompile(`(?s)<details.*?</details>`).ReplaceAllString(body, "")
+	if strings.Contains(outside, "vw_") || strings.Contains(outside, "Raw payload") {
+		t.Errorf("a view name or raw payload outside technical details:\n%s", outside)
+	}
+	if m := regexp.MustCompile(`<td>\d{4}-\d{2}-\d{2}</td>`).FindString(outside); m != "" {
+		t.Errorf("a raw date %s on the company page", m)
+	}
+}
