@@ -77,6 +77,14 @@ func (in healthInputs) jobProblem(kinds ...store.JobKind) (failed, dead int, sin
 	return failed, dead, since
 }
 
+// problemJobsLink lists the dead jobs when there are any, else the failed ones.
+func problemJobsLink(dead int) string {
+	if dead > 0 {
+		return "/admin/outbox?status=dead"
+	}
+	return "/admin/outbox?status=failed"
+}
+
 func jobsText(failed, dead int) string {
 	var parts []string
 	if dead > 0 {
@@ -171,7 +179,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 			p.add("daily API limit reached: Zoho jobs wait until "+absoluteTime(in.ZohoPaused), time.Time{}, "")
 		}
 		if failed, dead, since := in.jobProblem(store.JobZohoSyncOrder, store.JobZohoSyncRefund); failed+dead > 0 {
-			p.add(jobsText(failed, dead), since, "/admin/outbox?type="+string(store.JobZohoSyncOrder))
+			p.add(jobsText(failed, dead), since, problemJobsLink(dead))
 		}
 		out = append(out, p.part("Zoho Books", "Syncing."))
 	}
@@ -182,7 +190,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 	} else {
 		var p problems
 		if failed, dead, since := in.jobProblem(store.JobSendOfferEmail); failed+dead > 0 {
-			p.add(jobsText(failed, dead), since, "/admin/outbox?type="+string(store.JobSendOfferEmail))
+			p.add(jobsText(failed, dead), since, "/admin/outbox?type="+string(store.JobSendOfferEmail)+"&status="+map[bool]string{true: "dead", false: "failed"}[dead > 0])
 		}
 		out = append(out, p.part("E-mail", "Sending."))
 	}
@@ -227,11 +235,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 	{
 		var p problems
 		if failed, dead, since := in.jobProblem(); failed+dead > 0 {
-			link := "/admin/outbox?status=failed"
-			if dead > 0 {
-				link = "/admin/outbox?status=dead"
-			}
-			p.add(jobsText(failed, dead), since, link)
+			p.add(jobsText(failed, dead), since, problemJobsLink(dead))
 		}
 		out = append(out, p.part("Outbox", "No failed or dead jobs."))
 	}
