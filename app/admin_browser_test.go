@@ -223,10 +223,10 @@ func TestAdminInBrowser(t *testing.T) {
 
 	t.Run("dashboard screenshot", func(t *testing.T) {
 		inBrowser(t, ctx, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(css(`svg.chart`)))
-		alerts := fromBrowser(t, ctx, chromedp.Text(css(`.alerts`)))
-		for _, want := range []string{"outbox job(s) are dead", "webhook request(s) were rejected"} {
-			if !strings.Contains(alerts, want) {
-				t.Errorf("dashboard alerts lack %q: %s", want, alerts)
+		health := fromBrowser(t, ctx, chromedp.Text(css(`table.health`)))
+		for _, want := range []string{"1 dead job", "1 refused webhook request in the last 24 hours"} {
+			if !strings.Contains(health, want) {
+				t.Errorf("dashboard health lacks %q: %s", want, health)
 			}
 		}
 		png := fromBrowser(t, ctx, chromedp.FullScreenshot(100))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,7 +127,19 @@ func (p problems) part(name, okText string) partHealth {
 	if len(p.texts) == 0 {
 		return partHealth{Part: name, State: healthOK, Detail: okText}
 	}
-	return partHealth{Part: name, State: healthProblem, Detail: strings.Join(p.texts, "; ") + ".", Since: p.since, Link: p.link}
+	d := strings.Join(p.texts, "; ") + "."
+	return partHealth{Part: name, State: healthProblem, Detail: strings.ToUpper(d[:1]) + d[1:], Since: p.since, Link: p.link}
+}
+
+// offOr is a part that is off, unless it has problems all the same (refused webhook requests
+// while its secret is unset, say): then it is a problem, and still says what turns it on.
+func (p problems) offOr(name, off string) partHealth {
+	if len(p.texts) == 0 {
+		return partHealth{Part: name, State: healthOff, Detail: off}
+	}
+	h := p.part(name, "")
+	h.Detail += " " + off
+	return h
 }
 
 // computeHealth states each part's health.
@@ -140,7 +153,11 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 	checkout, hook := in.feature(FeatureCheckout), in.feature(FeatureStripeWebhook)
 	switch {
 	case !checkout.On() && !hook.On():
-		out = append(out, partHealth{Part: "Stripe", State: healthOff, Detail: offText(Feature{Missing: append(checkout.Missing, hook.Missing...)})})
+		var p problems
+		if r := in.Refused["stripe"]; r.N > 0 {
+			p.add(refusedText(r), r.First, "/admin/webhooks?provider=stripe&status=rejected")
+		}
+		out = append(out, p.offOr("Stripe", offText(Feature{Missing: append(slices.Clone(checkout.Missing), hook.Missing...)})))
 	default:
 		var p problems
 		if checkout.On() && !hook.On() {
@@ -157,20 +174,20 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 	}
 
 	// Zoho CRM: the inbound webhook.
-	if f := in.feature(FeatureZohoWebhook); !f.On() {
-		out = append(out, partHealth{Part: "Zoho CRM", State: healthOff, Detail: offText(f)})
-	} else {
+	{
 		var p problems
 		if r := in.Refused["zoho"]; r.N > 0 {
 			p.add(refusedText(r), r.First, "/admin/webhooks?provider=zoho&status=rejected")
 		}
-		out = append(out, p.part("Zoho CRM", "Webhook configured."))
+		if f := in.feature(FeatureZohoWebhook); !f.On() {
+			out = append(out, p.offOr("Zoho CRM", offText(f)))
+		} else {
+			out = append(out, p.part("Zoho CRM", "Webhook configured."))
+		}
 	}
 
 	// Zoho Books: the sync jobs.
-	if f := in.feature(FeatureZohoBooks); !f.On() {
-		out = append(out, partHealth{Part: "Zoho Books", State: healthOff, Detail: offText(f)})
-	} else {
+	{
 		var p problems
 		if in.ZohoAuth != nil {
 			p.add("Zoho refused our credentials ("+in.ZohoAuth.Message+"); Zoho jobs are held", in.ZohoAuth.At, "")
@@ -181,18 +198,24 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if failed, dead, since := in.jobProblem(store.JobZohoSyncOrder, store.JobZohoSyncRefund); failed+dead > 0 {
 			p.add(jobsText(failed, dead), since, problemJobsLink(dead))
 		}
-		out = append(out, p.part("Zoho Books", "Syncing."))
+		if f := in.feature(FeatureZohoBooks); !f.On() {
+			out = append(out, p.offOr("Zoho Books", offText(f)))
+		} else {
+			out = append(out, p.part("Zoho Books", "Syncing."))
+		}
 	}
 
 	// E-mail: offer e-mails.
-	if f := in.feature(FeatureEmail); !f.On() {
-		out = append(out, partHealth{Part: "E-mail", State: healthOff, Detail: offText(f)})
-	} else {
+	{
 		var p problems
 		if failed, dead, since := in.jobProblem(store.JobSendOfferEmail); failed+dead > 0 {
 			p.add(jobsText(failed, dead), since, "/admin/outbox?type="+string(store.JobSendOfferEmail)+"&status="+map[bool]string{true: "dead", false: "failed"}[dead > 0])
 		}
-		out = append(out, p.part("E-mail", "Sending."))
+		if f := in.feature(FeatureEmail); !f.On() {
+			out = append(out, p.offOr("E-mail", offText(f)))
+		} else {
+			out = append(out, p.part("E-mail", "Sending."))
+		}
 	}
 
 	// Replication and the last backup verification.
@@ -202,14 +225,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 			p.add("backup verification failed: "+v.Detail, v.At, "")
 		}
 		if in.Replication == nil {
-			if len(p.texts) == 0 {
-				out = append(out, partHealth{Part: "Replication and backups", State: healthOff,
-					Detail: offText(in.feature(FeatureReplication))})
-			} else {
-				h := p.part("Replication and backups", "")
-				h.Detail += " " + offText(in.feature(FeatureReplication))
-				out = append(out, h)
-			}
+			out = append(out, p.offOr("Replication and backups", offText(in.feature(FeatureReplication))))
 		} else {
 			r := in.Replication
 			if r.LastError != "" && now.Sub(r.LastErrorAt) < time.Hour {
@@ -241,10 +257,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 	}
 
 	// Webhooks: every provider's refusals.
-	if !hook.On() && !in.feature(FeatureZohoWebhook).On() {
-		out = append(out, partHealth{Part: "Webhooks", State: healthOff,
-			Detail: "Off: set STRIPE_WEBHOOK_SECRET or ZOHO_WEBHOOK_SECRET."})
-	} else {
+	{
 		var p problems
 		total := store.Refusals{}
 		for _, r := range in.Refused {
@@ -256,7 +269,11 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if total.N > 0 {
 			p.add(refusedText(total), total.First, "/admin/webhooks?status=rejected")
 		}
-		out = append(out, p.part("Webhooks", "No refused requests in the last 24 hours."))
+		if !hook.On() && !in.feature(FeatureZohoWebhook).On() {
+			out = append(out, p.offOr("Webhooks", "Off: set STRIPE_WEBHOOK_SECRET or ZOHO_WEBHOOK_SECRET."))
+		} else {
+			out = append(out, p.part("Webhooks", "No refused requests in the last 24 hours."))
+		}
 	}
 	return out
 }

@@ -66,7 +66,7 @@ func TestComputeHealthPerPart(t *testing.T) {
 			{Kind: string(store.JobSendOfferEmail), Status: store.JobFailed, N: 1, Since: hourAgo}}}, healthProblem, "1 failed job", hourAgo},
 		{"replication off", "Replication and backups", healthInputs{Features: off}, healthOff, "REPLICA_URL", time.Time{}},
 		{"replication off, verification failed", "Replication and backups", healthInputs{Features: off,
-			BackupVerify: &store.VerifyReport{At: hourAgo, Detail: "integrity check failed"}}, healthProblem, "integrity check failed", hourAgo},
+			BackupVerify: &store.VerifyReport{At: hourAgo, Detail: "integrity check failed"}}, healthProblem, "Backup verification failed: integrity check failed. Off: set REPLICA_URL", hourAgo},
 		{"replication ok", "Replication and backups", healthInputs{Features: on, Replication: insync,
 			BackupVerify: &store.VerifyReport{At: hourAgo, OK: true}}, healthOK, "Backup verified 60 minutes ago", time.Time{}},
 		{"replication lag", "Replication and backups", healthInputs{Features: on,
@@ -78,6 +78,12 @@ func TestComputeHealthPerPart(t *testing.T) {
 		{"outbox problem", "Outbox", healthInputs{Features: off, JobProblems: []store.JobProblem{
 			{Kind: "anything", Status: store.JobDead, N: 1, Since: hourAgo}}}, healthProblem, "1 dead job", hourAgo},
 		{"webhooks off", "Webhooks", healthInputs{Features: off}, healthOff, "STRIPE_WEBHOOK_SECRET", time.Time{}},
+		{"webhooks off yet refused", "Webhooks", healthInputs{Features: off, Refused: map[string]store.Refusals{"zoho": {N: 4, First: hourAgo}}},
+			healthProblem, "4 refused webhook requests in the last 24 hours. Off: set STRIPE_WEBHOOK_SECRET", hourAgo},
+		{"zoho crm off yet refused", "Zoho CRM", healthInputs{Features: off, Refused: map[string]store.Refusals{"zoho": {N: 4, First: hourAgo}}},
+			healthProblem, "Off: set ZOHO_WEBHOOK_SECRET", hourAgo},
+		{"zoho books off yet auth alert", "Zoho Books", healthInputs{Features: off, ZohoAuth: &ZohoAuthAlert{Message: "invalid_client", At: hourAgo}},
+			healthProblem, "Zoho refused our credentials (invalid_client)", hourAgo},
 		{"webhooks ok", "Webhooks", healthInputs{Features: on}, healthOK, "", time.Time{}},
 		{"webhooks refused", "Webhooks", healthInputs{Features: on, Refused: map[string]store.Refusals{
 			"stripe": {N: 2, First: hourAgo}, "zoho": {N: 1, First: hourAgo.Add(-time.Hour)}}}, healthProblem, "3 refused", hourAgo.Add(-time.Hour)},
@@ -133,7 +139,7 @@ func TestDashboardHealthBanner(t *testing.T) {
 	e.exec(`INSERT INTO outbox (job_type, status, attempts, last_error, created_at, updated_at, scheduled_for)
 		VALUES ('send_offer_email', 'dead', 5, 'smtp refused', ?1, ?1, ?1)`, now)
 	_, body = e.get(c, "/admin")
-	if !strings.Contains(body, `class="banner error" role="alert">Problems: Outbox.`) {
+	if !strings.Contains(body, `class="banner error" role="alert">Problems: E-mail, Outbox.`) {
 		t.Errorf("red banner naming the outbox missing:\n%s", body)
 	}
 	if !strings.Contains(body, "1 dead job.") || !strings.Contains(body, "Since "+absoluteTime(e.db.Now().Add(-2*time.Hour))) {
