@@ -224,8 +224,11 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if v := in.BackupVerify; v != nil && !v.OK {
 			p.add("backup verification failed: "+v.Detail, v.At, "")
 		}
-		if in.Replication == nil {
-			out = append(out, p.offOr("Replication and backups", offText(in.feature(FeatureReplication))))
+		if f := in.feature(FeatureReplication); in.Replication == nil && f.On() {
+			p.add("replication is configured but not running in this process", time.Time{}, "")
+			out = append(out, p.part("Replication and backups", ""))
+		} else if in.Replication == nil {
+			out = append(out, p.offOr("Replication and backups", offText(f)))
 		} else {
 			r := in.Replication
 			if r.LastError != "" && now.Sub(r.LastErrorAt) < time.Hour {

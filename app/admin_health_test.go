@@ -67,6 +67,7 @@ func TestComputeHealthPerPart(t *testing.T) {
 		{"replication off", "Replication and backups", healthInputs{Features: off}, healthOff, "REPLICA_URL", time.Time{}},
 		{"replication off, verification failed", "Replication and backups", healthInputs{Features: off,
 			BackupVerify: &store.VerifyReport{At: hourAgo, Detail: "integrity check failed"}}, healthProblem, "Backup verification failed: integrity check failed. Off: set REPLICA_URL", hourAgo},
+		{"replication configured, not running", "Replication and backups", healthInputs{Features: on}, healthProblem, "configured but not running", time.Time{}},
 		{"replication ok", "Replication and backups", healthInputs{Features: on, Replication: insync,
 			BackupVerify: &store.VerifyReport{At: hourAgo, OK: true}}, healthOK, "Backup verified 60 minutes ago", time.Time{}},
 		{"replication lag", "Replication and backups", healthInputs{Features: on,
