@@ -221,10 +221,10 @@ func TestAdminInBrowser(t *testing.T) {
 
 	t.Run("dashboard screenshot", func(t *testing.T) {
 		inBrowser(t, ctx, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(css(`svg.chart`)))
-		alerts := fromBrowser(t, ctx, chromedp.Text(css(`.alerts`)))
-		for _, want := range []string{"outbox job(s) are dead", "webhook request(s) were rejected"} {
-			if !strings.Contains(alerts, want) {
-				t.Errorf("dashboard alerts lack %q: %s", want, alerts)
+		health := fromBrowser(t, ctx, chromedp.Text(css(`table.health`)))
+		for _, want := range []string{"1 dead job", "1 refused webhook request in the last 24 hours"} {
+			if !strings.Contains(health, want) {
+				t.Errorf("dashboard health lacks %q: %s", want, health)
 			}
 		}
 		png := fromBrowser(t, ctx, chromedp.FullScreenshot(100))
@@ -313,8 +313,17 @@ func TestAdminInBrowser(t *testing.T) {
 		if jobs-before != sc.offerContacts {
 			t.Fatalf("%d send_offer_email jobs added, want %d", jobs-before, sc.offerContacts)
 		}
-		inBrowser(t, ctx, clickAndLoad(card+` form[action="/admin/suggestions/link"] button`))
-		link := fromBrowser(t, ctx, chromedp.Value(css(`#offer-link`)))
+		// "Copy offer link" uses the offer chosen next to it and copies without a page reload.
+		inBrowser(t, ctx,
+			chromedp.SetValue(css(card+` select[name="offer_key"]`), "winback"),
+			voidOf(chromedp.Evaluate[bool](`window.__sameDocument = true`)),
+			chromedp.Click(css(card+` button[data-copy-link]`)),
+			chromedp.WaitVisible(css(card+` output.copied input.link`)),
+		)
+		if !fromBrowser(t, ctx, chromedp.Evaluate[bool](`window.__sameDocument === true`)) {
+			t.Fatal("copying the offer link reloaded the page")
+		}
+		link := fromBrowser(t, ctx, chromedp.Value(css(card+` output.copied input.link`)))
 		shown := fromBrowser(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("article.suggestion")].map(a => a.dataset.company)`))
 		for _, c := range shown {
 			if c != sc.offerCompany {
@@ -327,8 +336,8 @@ func TestAdminInBrowser(t *testing.T) {
 		}
 		keys, _ := offertoken.ParseKeyring(e.cfg.TokenSecret)
 		claims, err := keys.Verify(strings.TrimPrefix(link, prefix), time.Now())
-		if err != nil || claims.CompanyID != sc.offerCompany {
-			t.Fatalf("minted link does not verify for %s: %v %+v", sc.offerCompany, err, claims)
+		if err != nil || claims.CompanyID != sc.offerCompany || claims.OfferKey != "winback" {
+			t.Fatalf("minted link does not verify for %s with the chosen winback offer: %v %+v", sc.offerCompany, err, claims)
 		}
 		// Preview: the signed-in staff member opens the link; the page says so and logs no view.
 		var viewsBefore, viewsAfter int

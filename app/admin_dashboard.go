@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -30,6 +29,8 @@ type dashboardPage struct {
 	Replication *store.ReplicationStatus
 	ReplNote    string
 	Alerts      []dashboardAlert
+	Health      []partHealth
+	Banner      healthBanner
 	ZohoAlert   bool
 	GeneratedAt time.Time
 }
@@ -86,6 +87,13 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httpr
 		s.renderError(w, r, err)
 		return
 	}
+	in, err := s.gatherHealth(ctx, now, d.Replication)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	d.Health = computeHealth(in, now)
+	d.Banner = bannerFor(d.Health)
 	s.render(w, r, http.StatusOK, pageDashboard, "Dashboard", d)
 }
 
@@ -145,7 +153,7 @@ func (s *Server) replicationStatus(ctx context.Context) (*store.ReplicationStatu
 	return &st, ""
 }
 
-// dashboardAlerts fills d.Alerts: Zoho auth, dead jobs, rejected webhooks, backup verification.
+// dashboardAlerts fills d.Alerts: the Zoho auth alert (with its clear button) and the Zoho pause.
 func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboardPage) error {
 	var alerts []dashboardAlert
 	zoho, err := GetZohoAuthAlert(ctx, s.db)
@@ -162,42 +170,8 @@ func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboar
 		alerts = append(alerts, dashboardAlert{Level: "warn", Text: "Zoho Books daily API limit reached: Zoho jobs wait until " +
 			absoluteTime(until) + "."})
 	}
-	for _, c := range d.Outbox {
-		if c.Status == store.JobDead && c.N > 0 {
-			alerts = append(alerts, dashboardAlert{Level: "bad", Link: "/admin/outbox?status=dead",
-				Text: fmt.Sprintf("%d outbox job(s) are dead: they will not run again until retried.", c.N)})
-		}
-	}
-	rejected, err := s.db.DeliveryRequests(ctx, "rejected", now.Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	rejected += s.refusals.unsavedCount() // counted in memory, written once a minute
-	if rejected > 0 {
-		alerts = append(alerts, dashboardAlert{Level: "bad", Link: "/admin/webhooks?status=rejected",
-			Text: fmt.Sprintf("%d webhook request(s) were rejected (bad signature or malformed) in the last 24 hours.", rejected)})
-	}
-	raw, at, ok, err := s.db.GetState(ctx, backupVerifyState)
-	if err != nil {
-		return err
-	}
-	if ok {
-		var v store.VerifyReport
-		if json.Unmarshal([]byte(raw), &v) != nil {
-			v = store.VerifyReport{Detail: "the stored result is unreadable"}
-		}
-		if v.At.IsZero() {
-			v.At = at
-		}
-		if !v.OK {
-			alerts = append(alerts, dashboardAlert{Level: "bad", Text: fmt.Sprintf("Backup verification failed %s: %s",
-				relativeTime(v.At, now), v.Detail)})
-		}
-	}
-	if d.Replication != nil && d.Replication.LastError != "" && now.Sub(d.Replication.LastErrorAt) < time.Hour {
-		alerts = append(alerts, dashboardAlert{Level: "warn", Text: "Replication error " +
-			relativeTime(d.Replication.LastErrorAt, now) + ": " + d.Replication.LastError})
-	}
+	// Dead jobs, refused webhooks, backup verification and replication errors are stated by
+	// the health table (admin_health.go), once.
 	d.Alerts = alerts
 	return nil
 }

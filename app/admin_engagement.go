@@ -24,15 +24,6 @@ const timelinePageSize = 50
 // eventSources are engagement_events.source values (declared in store), for the filters.
 func eventSources() []string { return store.EventSources() }
 
-// knownEventNames are the event names the timeline describes (declared in store), for its filter.
-func knownEventNames() []string {
-	var out []string
-	for _, e := range store.EventNames() {
-		out = append(out, string(e.Name))
-	}
-	return out
-}
-
 // timelineQuery is the timeline's filter form, as typed.
 type timelineQuery struct {
 	Company, Contact, Source, Event, From, To string
@@ -44,8 +35,10 @@ type timelinePage struct {
 	NextURL    string
 	NewestURL  string
 	Sources    []string
-	EventNames []string
+	EventNames []eventOption
 	Message    string
+	// Choices are the companies an ambiguous company name matches.
+	Choices []store.CompanySummary
 }
 
 func (p timelinePage) errorText() string { return p.Message }
@@ -86,9 +79,12 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := timelinePage{Sources: eventSources(), EventNames: knownEventNames()}
+	page := timelinePage{Sources: eventSources(), EventNames: eventOptions()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
 	page.Q = tq
+	if err == nil && tq.Company != "" {
+		f.CompanyID, page.Choices, err = s.resolveCompany(r.Context(), tq.Company)
+	}
 	if err != nil {
 		status := statusOf(err)
 		if status >= 500 {
@@ -148,6 +144,15 @@ func actionTypeNames() []string {
 	return out
 }
 
+// actionTypeOptions lists the declared action types with their labels, for the filter.
+func actionTypeOptions() []eventOption {
+	var out []eventOption
+	for _, a := range store.ActionTypes() {
+		out = append(out, eventOption{Name: string(a.Type), Label: a.Label})
+	}
+	return out
+}
+
 type suggestionsPage struct {
 	Company    string
 	Action     string
@@ -165,13 +170,20 @@ type suggestionsPage struct {
 	Back       string // the page's query, posted back by its forms so the answer keeps the filters
 	ComputedAt time.Time
 	RefreshURL string
+	Choices    []store.CompanySummary // the companies an ambiguous company name matches
+	ActionOpts []eventOption          // action types with their labels, for the filter
+	Hidden     bool                   // showing the dismissed and snoozed suggestions
+	HiddenURL  string                 // the other list (hidden ones, or the active ones)
 }
 
 func (p suggestionsPage) errorText() string { return p.Message }
 
 type suggestionView struct {
 	store.Suggestion
-	OfferKey string
+	OfferKey    string
+	Explanation string // the score in words
+	Acted       string // what was last done for the company, by whom and when
+	Decision    string // dismissed or snoozed (only when showing hidden suggestions)
 }
 
 type mintedLink struct {
@@ -181,7 +193,7 @@ type mintedLink struct {
 
 func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
 	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys(),
-		Actions: actionTypeNames(), Back: q.Encode()}
+		Actions: actionTypeNames(), ActionOpts: actionTypeOptions(), Back: q.Encode()}
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
@@ -197,7 +209,19 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 		return page, err
 	}
 	page.ComputedAt = at
-	items, more := suggestionQuery{CompanyID: page.Company, ActionType: page.Action, Offset: offset,
+	page.Hidden = q.Get("hidden") != ""
+	decisions, err := s.db.HiddenSuggestions(ctx, s.db.Now())
+	if err != nil {
+		return page, err
+	}
+	all = applyDecisions(all, decisions, page.Hidden)
+	companyID := ""
+	if page.Company != "" {
+		if companyID, page.Choices, err = s.resolveCompany(ctx, page.Company); err != nil {
+			return page, err
+		}
+	}
+	items, more := suggestionQuery{CompanyID: companyID, ActionType: page.Action, Offset: offset,
 		Limit: suggestionsPageSize}.pick(all)
 	if more {
 		page.NextURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(offset+suggestionsPageSize))
@@ -206,13 +230,25 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 	if offset > 0 {
 		page.PrevURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(max(0, offset-suggestionsPageSize)))
 	}
-	page.Items, err = suggestionViews(items)
-	return page, err
+	if page.Items, err = suggestionViews(items); err != nil {
+		return page, err
+	}
+	other := "1"
+	if page.Hidden {
+		other = ""
+	}
+	page.HiddenURL = withQuery("/admin/suggestions", q, "hidden", other, "offset", "", "fresh", "")
+	return page, s.decorateSuggestions(ctx, page.Items, decisions)
 }
 
 func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	page, err := s.suggestionsPage(r.Context(), r.URL.Query())
-	if err != nil {
+	if status := statusOf(err); err != nil && status < 500 {
+		// A filter staff typed (an unknown or ambiguous company): the page, with the message.
+		page.Message = store.ErrorMessage(err)
+		s.render(w, r, status, pageSuggestions, "Suggestions", page)
+		return
+	} else if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -277,13 +313,19 @@ func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ 
 		return
 	}
 	s.audit(r, "offer.link", co.ID, map[string]string{"offer_key": offerKey, "token": offertoken.Redact(token)})
+	linkURL := strings.TrimRight(s.cfg.BaseURL, "/") + "/x/" + token
+	if wantsJSON(r) { // the page's script copies it without a reload
+		writeJSON(w, http.StatusOK, map[string]any{"url": linkURL, "offer_key": offerKey, "company_id": co.ID,
+			"company_name": co.Name, "expires_at": now.Add(offertoken.DefaultTTL)})
+		return
+	}
 	page, err := s.suggestionsPage(ctx, backQuery(r))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	page.Link = &mintedLink{CompanyID: co.ID, CompanyName: co.Name, OfferKey: offerKey,
-		URL: strings.TrimRight(s.cfg.BaseURL, "/") + "/x/" + token, ExpiresAt: now.Add(offertoken.DefaultTTL)}
+		URL: linkURL, ExpiresAt: now.Add(offertoken.DefaultTTL)}
 	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 

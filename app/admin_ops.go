@@ -62,6 +62,9 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprout
 	if f.Status != "" && !slices.Contains(orderStatuses(), f.Status) {
 		err = invalidf("status must be one of %s", strings.Join(orderStatuses(), ", "))
 	}
+	if err == nil && page.Company != "" { // a name, part of one, or an id (admin_filters.go)
+		f.CompanyID, _, err = s.resolveCompany(r.Context(), page.Company)
+	}
 	if err == nil {
 		f.From, err = queryDate(q, "from", false)
 	}

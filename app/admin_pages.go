@@ -119,6 +119,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	_, _ = w.Write(buf.Bytes())
 }
 
+// bannerData is one success (notice), error or warning message (the "banner" partial).
+type bannerData struct{ Kind, Text string }
+
 // messagePage is the data of the plain message page.
 type messagePage struct {
 	Status  int
@@ -128,6 +131,24 @@ type messagePage struct {
 // renderStatus answers with a page carrying one message.
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.render(w, r, status, pageMessage, http.StatusText(status), messagePage{Status: status, Message: msg})
+}
+
+// adminHTMLMiss answers an unknown admin URL (or a method it does not take) with an HTML page
+// inside the admin layout, with the navigation when the caller is signed in. It reports
+// whether the path was an admin page's; other paths (the JSON API included) answer JSON.
+func (s *Server) adminHTMLMiss(w http.ResponseWriter, r *http.Request, status int) bool {
+	if r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") {
+		return false
+	}
+	if p, err := s.sessionFromRequest(r); err == nil && p != nil {
+		r = withPrincipal(r, p)
+	}
+	msg := "There is no admin page at this address. Check the link, or start again from the dashboard."
+	if status == http.StatusMethodNotAllowed {
+		msg = "This address does not take that kind of request."
+	}
+	s.renderStatus(w, r, status, msg)
+	return true
 }
 
 // renderError answers with the error's status and its caller-safe message (internal errors are
@@ -229,14 +250,20 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"day": func(stamp string) string { // a stored timestamp as a date, e.g. consent given
 			if t, err := store.ParseTime(stamp); err == nil {
-				return t.Format("2 Jan 2006")
+				return t.UTC().Format(adminDateFormat)
 			}
 			if t, err := time.Parse(time.DateOnly, stamp); err == nil { // a sales txn_date
 				return t.Format("2 Jan 2006")
 			}
 			return stamp
 		},
-		"money":  formatMoney,
+		"money":              formatMoney,
+		"auditLabel":         auditLabel,
+		"timelineFor":        timelineFor,
+		"auditActionOptions": auditActionOptions,
+		"jobLabel":           jobLabel,
+		// banner is the data of the "banner" partial: kind is notice, error or warn.
+		"banner": func(kind, text string) bannerData { return bannerData{Kind: kind, Text: text} },
 		"moneys": formatMoneys,
 		"moneyp": func(v *int64, currency string) string {
 			if v == nil {
@@ -300,8 +327,12 @@ func absoluteTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+	return t.UTC().Format(adminDateFormat + " 15:04 UTC")
 }
+
+// adminDateFormat is the admin's one date format (times add " 15:04 UTC"; recent times are
+// shown relative, "3 hours ago", with the absolute time as their title).
+const adminDateFormat = "2 Jan 2006"
 
 // formatMoney renders minor units with the currency: "£1,234.50", "1,234.50 SEK".
 func formatMoney(amount int64, currency string) string {
@@ -436,4 +467,47 @@ func withQuery(path string, q url.Values, set ...string) string {
 		return path
 	}
 	return path + "?" + out.Encode()
+}
+
+// auditLabels are the audit log's actions as staff read them; the raw action stays in the
+// row's technical details.
+var auditLabels = map[string]string{
+	"api.post":              "API call",
+	"login":                 "Signed in",
+	"login.failed":          "Sign-in failed",
+	"logout":                "Signed out",
+	"offer.link":            "Offer link created",
+	"offer.send":            "Offer e-mail sent",
+	"outbox.cancel":         "Job cancelled",
+	"outbox.retry":          "Job retried",
+	"outbox.run":            "Outbox run now",
+	"replication.sync":      "Replica synced now",
+	"suggestion.dismiss":    "Suggestion dismissed",
+	"suggestion.snooze":     "Suggestion snoozed",
+	"user.create":           "User created",
+	"user.disable":          "User disabled",
+	"user.enable":           "User enabled",
+	"user.password":         "Password changed",
+	"user.setup":            "First admin set up",
+	"webhook.replay":        "Webhook replayed",
+	"zoho.alert_clear":      "Zoho alert cleared",
+	"session.revoke":        "Session revoked",
+	"user.role":             "Role changed",
+	"import":                "CSV imported",
+	"backup.verify":         "Backup verified",
+	"api.delete":            "API call",
+	"offer.preview":         "Offer previewed",
+	"offer.fresh_link_sent": "Fresh offer link sent",
+}
+
+// auditLabel names an audit action for staff: its label, else its words.
+func auditLabel(action string) string {
+	if l, ok := auditLabels[action]; ok {
+		return l
+	}
+	s := strings.NewReplacer(".", ": ", "_", " ").Replace(action)
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -38,7 +38,7 @@ func TestAdminPagesRender(t *testing.T) {
 		{"/admin/suggestions?company=" + sc.offerCompany, 200, []string{"&lt;script&gt;alert(1)&lt;/script&gt; Ltd"}},
 		{"/admin/companies?q=%3Cscript", 200, []string{"&lt;script&gt;"}},
 		{"/admin/companies?sort=activity", 200, []string{"Engagement score"}},
-		{"/admin/companies/" + sc.offerCompany, 200, []string{"Contacts", "Reorder page payload", "subscribed", "Full timeline"}},
+		{"/admin/companies/" + sc.offerCompany, 200, []string{"Contacts", "What the reorder page offers", "subscribed", "Full timeline"}},
 		{"/admin/companies/NOPE", 404, []string{"not found"}},
 		{"/admin/orders", 200, []string{"paid total", order, "https://dashboard.stripe.com/payments/pi_showcase_"}},
 		{"/admin/orders?status=paid&from=2020-01-01", 200, []string{order}},

@@ -236,7 +236,9 @@ func TestDeclaredRolesFollowTheRoleRules(t *testing.T) {
 		// staff: read every screen, send offers, mint offer and payment links, retry a failed job
 		"GET /admin": roleStaff, "GET /admin/outbox": roleStaff, "GET /admin/webhooks/:id": roleStaff,
 		"POST /admin/suggestions/send": roleStaff, "POST /admin/suggestions/link": roleStaff,
-		"POST /admin/jobs/:id/retry": roleStaff, "POST /api/admin/outbox/retry": roleStaff,
+		"POST /admin/suggestions/dismiss": roleStaff, "POST /admin/suggestions/snooze": roleStaff,
+		"POST /admin/suggestions/restore": roleStaff,
+		"POST /admin/jobs/:id/retry":      roleStaff, "POST /api/admin/outbox/retry": roleStaff,
 		"POST /api/admin/offers/send":            roleStaff,
 		"POST /admin/companies/:id/payment-link": roleStaff, // create payment links
 		// admin: cancel jobs, run the outbox, replay webhooks, replication, settings, users

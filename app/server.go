@@ -117,10 +117,16 @@ func (s *Server) routes() {
 	r := s.router
 	r.RedirectTrailingSlash = false
 	r.HandleMethodNotAllowed = true
-	r.NotFound = s.instrument("", "(not found)", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.NotFound = s.instrument("", "(not found)", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.adminHTMLMiss(w, r, http.StatusNotFound) {
+			return
+		}
 		writeErrorMessage(w, http.StatusNotFound, "not found")
 	}))
-	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.adminHTMLMiss(w, r, http.StatusMethodNotAllowed) {
+			return
+		}
 		writeErrorMessage(w, http.StatusMethodNotAllowed, "method not allowed")
 	})
 	s.handleFunc(http.MethodGet, "/healthz", s.handleHealthz)

@@ -86,6 +86,24 @@ func (r *webhookRefusals) unsavedCount() int {
 	return r.unsaved
 }
 
+// unsavedByProvider is the refusals counted but not written yet, per provider, with the time
+// of the earliest one's minute, for the dashboard's health table.
+func (r *webhookRefusals) unsavedByProvider() map[string]store.Refusals {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]store.Refusals{}
+	for k, b := range r.pending {
+		agg := out[k.provider]
+		first := time.Unix(k.minute*60, 0).UTC()
+		if agg.N == 0 || first.Before(agg.First) {
+			agg.First = first
+		}
+		agg.N += b.n
+		out[k.provider] = agg
+	}
+	return out
+}
+
 // flush writes the counted refusals, one row per provider and minute, in one transaction.
 // When the write fails the counts are kept for the next flush.
 func (r *webhookRefusals) flush(ctx context.Context) error {

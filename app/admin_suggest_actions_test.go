@@ -1,0 +1,182 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/technifold/technifold/store"
+)
+
+// TestSuggestionDismissSnoozeRestore: staff dismiss or snooze a suggestion; it is recorded,
+// audited and hidden (a snooze until it ends), listed among the hidden ones, and restorable.
+func TestSuggestionDismissSnoozeRestore(t *testing.T) {
+	clock := &testClock{t: time.Now().UTC()}
+	e := newAdminEnv(t, adminEnvOptions{clock: clock})
+	sc := seedShowcase(t, e)
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	c := e.login("sam@example.com", testPassword)
+
+	all, err := e.db.AllSuggestions(t.Context())
+	if err != nil || len(all) < 2 {
+		t.Fatalf("need two suggestions: %v %d", err, len(all))
+	}
+	first, second := all[0], all[1]
+	for _, s := range all[1:] {
+		if s.CompanyID != first.CompanyID {
+			second = s
+			break
+		}
+	}
+	card := func(s store.Suggestion) string { return `data-company="` + s.CompanyID + `"` }
+	page := func(q string) string {
+		status, body := e.get(c, "/admin/suggestions?"+q)
+		if status != http.StatusOK {
+			t.Fatalf("suggestions?%s: %d\n%s", q, status, body)
+		}
+		return body
+	}
+	form := func(s store.Suggestion, extra ...string) url.Values {
+		v := url.Values{"company_id": {s.CompanyID}, "action_type": {s.ActionType}, "back": {"action=" + s.ActionType}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			v.Set(extra[i], extra[i+1])
+		}
+		return v
+	}
+	post := func(path string, v url.Values, wantStatus int) string {
+		resp := e.postForm(c, path, v)
+		body := readBody(resp)
+		if resp.StatusCode != wantStatus {
+			t.Fatalf("POST %s %v: %d, want %d\n%s", path, v, resp.StatusCode, wantStatus, body)
+		}
+		return resp.Header.Get("Location")
+	}
+	if !strings.Contains(page("company="+first.CompanyID), card(first)) {
+		t.Fatal("the suggestion is not shown before any decision")
+	}
+
+	// Dismiss: hidden, back to the page it came from, recorded with who and audited.
+	if loc := post("/admin/suggestions/dismiss", form(first), http.StatusSeeOther); loc != "/admin/suggestions?action="+first.ActionType {
+		t.Errorf("dismiss redirects to %q", loc)
+	}
+	if body := page("company=" + first.CompanyID + "&action=" + first.ActionType); strings.Contains(body, card(first)) {
+		t.Error("a dismissed suggestion is still shown")
+	}
+	hidden := page("hidden=1&company=" + first.CompanyID)
+	if !strings.Contains(hidden, card(first)) || !strings.Contains(hidden, "Dismissed by sam@example.com") {
+		t.Errorf("the hidden list does not show the dismissal:\n%s", hidden)
+	}
+	var actor, decision string
+	_ = e.db.Read().QueryRow(`SELECT actor, decision FROM suggestion_decisions WHERE company_id = ? AND action_type = ?`,
+		first.CompanyID, first.ActionType).Scan(&actor, &decision)
+	if actor != "sam@example.com" || decision != "dismissed" {
+		t.Errorf("decision row: %q %q", actor, decision)
+	}
+
+	// Snooze for 3 days: hidden until then, shown again after.
+	post("/admin/suggestions/snooze", form(second, "days", "3"), http.StatusSeeOther)
+	if strings.Contains(page("company="+second.CompanyID+"&action="+second.ActionType), card(second)) {
+		t.Error("a snoozed suggestion is still shown")
+	}
+	clock.Advance(2 * 24 * time.Hour)
+	c = e.login("sam@example.com", testPassword) // the session has expired meanwhile
+	if strings.Contains(page("company="+second.CompanyID+"&action="+second.ActionType), card(second)) {
+		t.Error("the snooze ended early")
+	}
+	clock.Advance(25 * time.Hour)
+	c = e.login("sam@example.com", testPassword)
+	if !strings.Contains(page("company="+second.CompanyID+"&action="+second.ActionType), card(second)) {
+		t.Error("the snoozed suggestion did not come back when the snooze ended")
+	}
+
+	// Bad input: nothing written.
+	post("/admin/suggestions/snooze", form(second, "days", "0"), http.StatusBadRequest)
+	post("/admin/suggestions/snooze", form(second, "days", "lots"), http.StatusBadRequest)
+	post("/admin/suggestions/dismiss", form(store.Suggestion{CompanyID: first.CompanyID, ActionType: "nonsense"}), http.StatusBadRequest)
+	post("/admin/suggestions/dismiss", form(store.Suggestion{CompanyID: "NOPE", ActionType: first.ActionType}), http.StatusNotFound)
+
+	// Restore brings the dismissed one back; restoring again is a 404.
+	post("/admin/suggestions/restore", form(first), http.StatusSeeOther)
+	if !strings.Contains(page("company="+first.CompanyID+"&action="+first.ActionType), card(first)) {
+		t.Error("a restored suggestion is not shown")
+	}
+	post("/admin/suggestions/restore", form(first), http.StatusNotFound)
+
+	got := strings.Join(e.auditActions(), " ")
+	for _, want := range []string{"suggestion.dismiss", "suggestion.snooze", "suggestion.restore"} {
+		if strings.Count(got, want) != 1 {
+			t.Errorf("audit %q appears %d times in %s", want, strings.Count(got, want), got)
+		}
+	}
+	entries, _ := e.db.ListAudit(t.Context(), store.AuditFilter{Action: "suggestion.snooze", Limit: 5})
+	if len(entries) != 1 || entries[0].Actor != "sam@example.com" || entries[0].Target != second.CompanyID ||
+		!strings.Contains(string(entries[0].Detail), `"days":3`) {
+		t.Errorf("snooze audit entry: %+v", entries)
+	}
+	_ = sc
+}
+
+// TestSuggestionExplainedAndActedOn: the score is explained in words, and after staff act on
+// a suggestion (copy a link), the card says what was done, by whom and when; the link the
+// script asks for (Accept: JSON) uses the chosen offer.
+func TestSuggestionExplainedAndActedOn(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) { c.TokenSecret = offerTestSecret }})
+	sc := seedShowcase(t, e)
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	c := e.login("sam@example.com", testPassword)
+	_, body := e.get(c, "/admin/suggestions?company="+sc.offerCompany)
+	if !strings.Contains(body, `<p class="explain">`) || !strings.Contains(body, "score") {
+		t.Fatalf("no explanation:\n%s", body)
+	}
+	if strings.Contains(body, "Last done:") {
+		t.Error("acted-on line before any action")
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/admin/suggestions/link", strings.NewReader(url.Values{
+		"company_id": {sc.offerCompany}, "offer_key": {"winback"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&raw)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || raw["offer_key"] != "winback" || !strings.HasPrefix(raw["url"].(string), e.url+"/x/") {
+		t.Fatalf("JSON link: %d %v", resp.StatusCode, raw)
+	}
+	// Without JavaScript the same button posts the form and the page shows the link.
+	resp = e.postForm(c, "/admin/suggestions/link", url.Values{"company_id": {sc.offerCompany}, "offer_key": {"portal"}})
+	if body := readBody(resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="offer-link"`) ||
+		!strings.Contains(body, "(portal)") {
+		t.Errorf("no-JavaScript fallback: %d\n%s", resp.StatusCode, body)
+	}
+	_, body = e.get(c, "/admin/suggestions?company="+sc.offerCompany)
+	if !strings.Contains(body, "Last done: Offer link created (portal offer) by sam@example.com just now") {
+		t.Errorf("acted-on line missing:\n%s", body)
+	}
+}
+
+func TestExplainScore(t *testing.T) {
+	for _, tc := range []struct {
+		s    store.Suggestion
+		want string
+	}{
+		{store.Suggestion{ActionType: "reorder_reminder", PriorityScore: 90,
+			ActionMeta: []byte(`{"orders":5,"days_since_last_order":137,"average_gap_days":30.2}`)},
+			"Last order 137 days ago; usually every 30 days; reorder reminders score 90; 5 orders in the purchase history."},
+		{store.Suggestion{ActionType: "engagement_needed", PriorityScore: 95,
+			ActionMeta: []byte(`{"orders":2,"days_since_last_order":200,"lifetime_value":6000}`)},
+			"No order and no engagement for 200 days; score 95 because purchases total more than 5,000; 2 orders in the purchase history."},
+		{store.Suggestion{ActionType: "portal_invite", PriorityScore: 70, ActionMeta: []byte(`{"orders":4}`)},
+			"4 orders and no visit to the reorder portal in the last 30 days; portal invitations score 70."},
+	} {
+		if got := explainScore(tc.s); got != tc.want {
+			t.Errorf("explainScore(%s) = %q, want %q", tc.s.ActionType, got, tc.want)
+		}
+	}
+}
