@@ -108,7 +108,7 @@ func (s *Server) routes() {
 	s.handleFunc(http.MethodGet, "/healthz", s.handleHealthz)
 	s.handleFunc(http.MethodGet, "/readyz", s.handleReadyz)
 	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(
-		prometheus.Gatherers{s.registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{}))
+		prometheus.Gatherers{s.registry, lintClean(prometheus.DefaultGatherer)}, promhttp.HandlerOpts{}))
 	s.handle(http.MethodPost, "/api/outbox/run", OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger))
 	s.handleFunc(http.MethodPost, "/api/zoho/webhook", s.handleZohoWebhook)
 	s.stripeRoutes()
