@@ -74,7 +74,12 @@ func hashPassword(pw string) (string, error) {
 
 // dummyHash is compared against when the e-mail is unknown, so a wrong e-mail takes as long
 // as a wrong password and sign-in does not reveal which accounts exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+// It is made on first use: bcrypt takes ~65 ms, which every CLI command (the container's
+// health check included) would otherwise spend at start.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+	return h
+})
 
 // principal is who is making an admin request.
 type principal struct {
@@ -252,7 +257,7 @@ func (s *Server) authenticate(ctx context.Context, email, password string) (stor
 	bad := store.Errorf(store.EUNAUTHORIZED, "wrong e-mail or password")
 	user, err := s.db.UserByEmail(ctx, email)
 	if store.ErrorCode(err) == store.ENOTFOUND {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return store.User{}, bad
 	}
 	if err != nil {

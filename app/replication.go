@@ -116,15 +116,22 @@ func closeReplication(ctx context.Context, repl *store.Replicator, logger *slog.
 
 func runRestore(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
-	fs := newFlagSet(env, "restore", "restore [--timestamp T] [--output PATH] [--force] [flags]\n\n"+
+	fs := newFlagSet(env, "restore", "restore [--timestamp T] [--output PATH] [--force] [--integrity-check none|quick|full] [flags]\n\n"+
 		"Restores the database from the replica (REPLICA_URL, LITESTREAM_CONFIG or BUCKET_NAME): the latest state, or the\n"+
 		"state as of T (RFC 3339, e.g. 2026-05-01T09:30:00Z). Writes DATABASE_PATH unless --output is given and\n"+
-		"refuses to replace an existing file without --force. Stop the server before restoring over its database.", cfg)
+		"refuses to replace an existing file without --force. Stop the server before restoring over its database.\n"+
+		"Every page is checked against the checksums the server recorded in the replica; --integrity-check adds\n"+
+		"SQLite's own check before the file is moved into place (quick: seconds per GB; full: also every index).", cfg)
 	timestamp := fs.String("timestamp", "", "restore the state as of this time (RFC 3339)")
 	output := fs.String("output", "", "write the restored database here (default: DATABASE_PATH)")
 	force := fs.Bool("force", false, "replace an existing file at the output path")
+	checkFlag := fs.String("integrity-check", "none", "SQLite check of the restored file: none, quick or full")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	check, err := store.ParseIntegrityCheck(*checkFlag)
+	if err != nil {
+		return fmt.Errorf("--integrity-check: %s", store.ErrorMessage(err))
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
@@ -135,7 +142,6 @@ func runRestore(ctx context.Context, env Env, args []string) error {
 	}
 	var at time.Time
 	if *timestamp != "" {
-		var err error
 		if at, err = time.Parse(time.RFC3339Nano, *timestamp); err != nil {
 			return fmt.Errorf("--timestamp must be RFC 3339, like 2026-05-01T09:30:00Z: %q", *timestamp)
 		}
@@ -155,7 +161,7 @@ func runRestore(ctx context.Context, env Env, args []string) error {
 	if *force && out == cfg.DatabasePath {
 		fmt.Fprintf(env.Stderr, "replacing %s: make sure no technifold server is running on it\n", out)
 	}
-	err = repl.Restore(ctx, store.RestoreOptions{OutputPath: out, Timestamp: at, Progress: env.Stderr, Overwrite: *force})
+	err = repl.Restore(ctx, store.RestoreOptions{OutputPath: out, Timestamp: at, Progress: env.Stderr, Overwrite: *force, Check: check})
 	if store.ErrorCode(err) == store.ECONFLICT {
 		return fmt.Errorf("%s (nothing was changed)", store.ErrorMessage(err))
 	}
