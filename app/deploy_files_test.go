@@ -121,10 +121,16 @@ func TestFlyTomlDeploysUnedited(t *testing.T) {
 	}
 }
 
-// The image runs as a numeric non-root user that owns the volume, and the commands the image
-// runs are real CLI verbs.
+// The image (built from source, or by GoReleaser from its binaries) runs as a numeric
+// non-root user that owns the volume, and the commands the image runs are real CLI verbs.
 func TestDockerfileRunsAsNumericNonRootUser(t *testing.T) {
-	raw := string(repoFile(t, "Dockerfile"))
+	for _, name := range []string{"Dockerfile", "deploy/Dockerfile.release"} {
+		t.Run(name, func(t *testing.T) { checkDockerfile(t, name) })
+	}
+}
+
+func checkDockerfile(t *testing.T, name string) {
+	raw := string(repoFile(t, name))
 	// Join continuation lines, keep only the final (runtime) stage.
 	joined := strings.ReplaceAll(raw, "\\\n", " ")
 	var stage []string
@@ -328,4 +334,82 @@ func TestDeployAlertsAndDashboardUseExportedMetrics(t *testing.T) {
 	if len(unused) > 0 {
 		t.Errorf("exported but on no panel or alert: %v", unused)
 	}
+}
+
+// .goreleaser.yaml builds what a release promises: static binaries for linux and darwin on
+// amd64 and arm64, the version stamped into the variable `technifold version` prints,
+// checksums, and the image from deploy/Dockerfile.release. (`goreleaser check` validates the
+// schema; it is not needed here.)
+func TestGoReleaserConfig(t *testing.T) {
+	var gr struct {
+		Version int `yaml:"version"`
+		Builds  []struct {
+			ID      string   `yaml:"id"`
+			Main    string   `yaml:"main"`
+			Env     []string `yaml:"env"`
+			Goos    []string `yaml:"goos"`
+			Goarch  []string `yaml:"goarch"`
+			Ldflags []string `yaml:"ldflags"`
+		} `yaml:"builds"`
+		Checksum struct {
+			Algorithm string `yaml:"algorithm"`
+		} `yaml:"checksum"`
+		Dockers []struct {
+			Dockerfile string   `yaml:"dockerfile"`
+			IDs        []string `yaml:"ids"`
+			Platforms  []string `yaml:"platforms"`
+			ExtraFiles []string `yaml:"extra_files"`
+		} `yaml:"dockers_v2"`
+	}
+	if err := yaml.Unmarshal(repoFile(t, ".goreleaser.yaml"), &gr); err != nil {
+		t.Fatalf(".goreleaser.yaml: %v", err)
+	}
+	if gr.Version != 2 || len(gr.Builds) != 1 {
+		t.Fatalf("want a version 2 config with one build: %+v", gr)
+	}
+	b := gr.Builds[0]
+	sort.Strings(b.Goos)
+	sort.Strings(b.Goarch)
+	if strings.Join(b.Goos, ",") != "darwin,linux" || strings.Join(b.Goarch, ",") != "amd64,arm64" {
+		t.Errorf("targets %v × %v; want linux and darwin on amd64 and arm64", b.Goos, b.Goarch)
+	}
+	if !slicesContain(b.Env, "CGO_ENABLED=0") {
+		t.Errorf("build env %v is not static (CGO_ENABLED=0)", b.Env)
+	}
+	// The -X target must be this package's Version, which `technifold version` prints.
+	mod := string(repoFile(t, "go.mod"))
+	module := strings.Fields(strings.SplitN(mod, "\n", 2)[0])[1]
+	want := "-X " + module + "/app.Version={{ .Version }}"
+	if !strings.Contains(strings.Join(b.Ldflags, " "), want) {
+		t.Errorf("ldflags %v do not stamp %q", b.Ldflags, want)
+	}
+	old := Version
+	Version = "9.9.9-test"
+	code, stdout, _ := runCLI(t, nil, "version")
+	Version = old
+	if code != 0 || !strings.Contains(stdout, "9.9.9-test") {
+		t.Errorf("technifold version does not print app.Version: %q", stdout)
+	}
+	if gr.Checksum.Algorithm != "sha256" {
+		t.Errorf("checksum algorithm %q", gr.Checksum.Algorithm)
+	}
+	if len(gr.Dockers) != 1 || gr.Dockers[0].Dockerfile != "deploy/Dockerfile.release" ||
+		!slicesContain(gr.Dockers[0].IDs, b.ID) || len(gr.Dockers[0].Platforms) < 2 {
+		t.Fatalf("dockers_v2 %+v", gr.Dockers)
+	}
+	for _, f := range gr.Dockers[0].ExtraFiles {
+		repoFile(t, f)
+		if !strings.Contains(string(repoFile(t, "deploy/Dockerfile.release")), "COPY "+f+" ") {
+			t.Errorf("extra file %s is not copied into the image", f)
+		}
+	}
+}
+
+func slicesContain(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
