@@ -10,7 +10,8 @@
 # the demo data set on top (so the restore applies increments after the snapshot),
 # then restores it RUNS times with each tool, alternating, and prints the medians of wall time
 # and CPU time (user+sys). CPU time is the steadier figure on a shared machine. The restored
-# files must be byte-identical. WORK=dir keeps the files there (default: a temporary dir).
+# files must be byte-identical. WORK=dir keeps the files there (default: a temporary dir);
+# REUSE=1 with the same WORK skips making the database and replica again.
 set -euo pipefail
 
 size_mb=${1:-250}
@@ -18,7 +19,10 @@ runs=${2:-5}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
-cleanup() { [ -n "${serve_pid:-}" ] && kill "$serve_pid" 2>/dev/null || true; [ -z "${WORK:-}" ] && rm -rf "$work"; }
+cleanup() {
+  if [ -n "${serve_pid:-}" ]; then kill "$serve_pid" 2>/dev/null || true; fi
+  if [ -z "${WORK:-}" ]; then rm -rf "$work"; fi
+}
 trap cleanup EXIT
 
 command -v sqlite3 >/dev/null || { echo "restore-compare: needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
@@ -34,6 +38,9 @@ fi
 
 db="$work/data/technifold.db"
 replica="$work/replica"
+if [ "${REUSE:-}" = 1 ] && [ -d "$replica" ] && [ -f "$db" ]; then
+  echo "reusing $db and $replica" >&2
+else
 rm -rf "$work/data" "$replica"
 mkdir -p "$work/data"
 rows=$((size_mb * 3900))
@@ -65,6 +72,7 @@ grep -q "snapshot complete" "$work/serve.log" || { cat "$work/serve.log" >&2; ec
 DATABASE_PATH="$db" "$work/technifold" demo >/dev/null 2>&1
 sleep 3
 kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
+fi
 echo "database $(du -m "$db" | cut -f1) MB, replica $(du -sm "$replica" | cut -f1) MB" >&2
 
 TIMEFORMAT='%R %U %S'

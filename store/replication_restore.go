@@ -140,9 +140,17 @@ func (r *Replicator) restore(ctx context.Context, opts RestoreOptions) (ltx.TXID
 		out, r.location, len(plan), formatBytes(total), target, asOf.UTC().Format(time.RFC3339))
 
 	// Restore beside the output, then rename: a failed restore never leaves a partial file.
+	// Litestream itself writes OUT.tmp and renames it, so a new file with no check to run is
+	// restored straight to its path (one rename and one directory sync, as the CLI does); a
+	// replacement, or a file still to be checked, goes to a side name first.
 	tmp := filepath.Join(filepath.Dir(out), fmt.Sprintf(".%s.restore-%d", filepath.Base(out), os.Getpid()))
-	removeSQLiteFiles(tmp)
-	defer removeSQLiteFiles(tmp)
+	direct := !opts.Overwrite && opts.Check == CheckNone
+	if direct {
+		tmp = out
+	} else {
+		removeSQLiteFiles(tmp)
+		defer removeSQLiteFiles(tmp)
+	}
 	start := time.Now()
 	client.files = len(plan)
 	stop := reportProgress(progress, opts.Logger, opts.ProgressInterval, client, total, start)
@@ -179,12 +187,14 @@ func (r *Replicator) restore(ctx context.Context, opts RestoreOptions) (ltx.TXID
 			}
 		}
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return 0, fmt.Errorf("move restored database into place: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(out)); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if !direct {
+		if err := os.Rename(tmp, out); err != nil {
+			return 0, fmt.Errorf("move restored database into place: %w", err)
+		}
+		if d, err := os.Open(filepath.Dir(out)); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 	}
 	if out == r.dbPath {
 		// Litestream's local LTX files describe the database that was replaced.
