@@ -245,7 +245,7 @@ func (r *Replicator) RestoreIfMissing(ctx context.Context) (bool, error) {
 }
 
 // startupProgressInterval is how often serve logs the progress of its start-up restore.
-const startupProgressInterval = 2 * time.Second
+var startupProgressInterval = 2 * time.Second
 
 // metaPath is Litestream's local state directory beside the database (.NAME-litestream).
 func (r *Replicator) metaPath() string {
