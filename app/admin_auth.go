@@ -47,6 +47,36 @@ func newCrossOriginProtection(baseURL string) *http.CrossOriginProtection {
 	return cop
 }
 
+// checkGuessedSecret compares a caller's secret with want under the per-address throttle: past
+// the limit it answers 429 with Retry-After without comparing; a wrong secret keeps its slot and
+// gets 401; a right one gives the slot back and returns true.
+func (s *Server) checkGuessedSecret(w http.ResponseWriter, r *http.Request, kind, got, want, wrong string) bool {
+	att, wait := s.admin.guesses.reserve(s.db.Now(),
+		attemptLimit{key: kind + "-address:" + s.clientIP(r), limit: tokenGuessesPerAddress})
+	if att == nil {
+		setRetryAfter(w, wait)
+		writeErrorMessage(w, http.StatusTooManyRequests, "too many wrong secrets from this address; retry later")
+		return false
+	}
+	if want == "" || got == "" || !adminSecretEqual(got, want) {
+		writeErrorMessage(w, http.StatusUnauthorized, wrong)
+		return false
+	}
+	att.release()
+	return true
+}
+
+// guardCronSecret puts POST /api/outbox/run's secret check under the same throttle; with no
+// CRON_SECRET configured the handler answers 503 itself.
+func (s *Server) guardCronSecret(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.CronSecret != "" && !s.checkGuessedSecret(w, r, "cron-secret", cronSecretFrom(r), s.cfg.CronSecret, "unauthorized") {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 func withPrincipal(r *http.Request, p *principal) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 }
@@ -56,8 +86,7 @@ func withPrincipal(r *http.Request, p *principal) *http.Request {
 func (s *Server) requireAdminAPI(h http.Handler) http.Handler {
 	return s.admin.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok := bearerToken(r); tok != "" {
-			if s.cfg.AdminAPIToken == "" || !adminSecretEqual(tok, s.cfg.AdminAPIToken) {
-				writeErrorMessage(w, http.StatusUnauthorized, "invalid API token")
+			if !s.checkGuessedSecret(w, r, "api-token", tok, s.cfg.AdminAPIToken, "invalid API token") {
 				return
 			}
 			s.serveAudited(w, withPrincipal(r, &principal{ViaToken: true}), h)

@@ -229,10 +229,16 @@ func benchServer(b *testing.B) (http.Handler, *http.Cookie) {
 // p95 and max latency in milliseconds; it fails when p95 exceeds limit.
 func benchPages(b *testing.B, h http.Handler, cookie *http.Cookie, paths []string, limit time.Duration) {
 	b.Helper()
+	warm := map[string]int{}     // each page's size once warm: a timed answer much smaller did not do the work
 	for _, path := range paths { // warm-up: first computations and cold caches are not the steady state
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.AddCookie(cookie)
-		h.ServeHTTP(httptest.NewRecorder(), req)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if err := benchPageShowsData(path, rec.Code, rec.Body.String()); err != nil {
+			b.Fatalf("GET %s: %v", path, err)
+		}
+		warm[path] = rec.Body.Len()
 	}
 	var took []time.Duration
 	byPath := map[string]time.Duration{} // slowest request per path, for the log and failure message
@@ -247,8 +253,11 @@ func benchPages(b *testing.B, h http.Handler, cookie *http.Cookie, paths []strin
 		d := time.Since(start)
 		took = append(took, d)
 		byPath[path] = max(byPath[path], d)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("GET %s: %d", path, rec.Code)
+		if err := benchPageShowsData(path, rec.Code, rec.Body.String()); err != nil {
+			b.Fatalf("GET %s: %v", path, err)
+		}
+		if rec.Body.Len() < warm[path]*9/10 {
+			b.Fatalf("GET %s: %d bytes, %d when warmed up", path, rec.Body.Len(), warm[path])
 		}
 	}
 	b.StopTimer()
@@ -273,6 +282,33 @@ func benchPages(b *testing.B, h http.Handler, cookie *http.Cookie, paths []strin
 		slices.Sort(slow)
 		b.Errorf("p95 %s exceeds %s over %d requests; slow: %s", p95, limit, len(took), strings.Join(slow, ", "))
 	}
+}
+
+// benchPageShowsData checks that a benchmarked page answered 200 with the seeded data it must
+// show, so an error page or an empty list cannot pass for a fast answer.
+func benchPageShowsData(path string, code int, body string) error {
+	if code != http.StatusOK {
+		return fmt.Errorf("status %d", code)
+	}
+	want, min := "", 1
+	switch {
+	case strings.HasPrefix(path, "/admin/companies/"):
+		want, min = "@example.com", 2 // its contacts
+	case strings.HasPrefix(path, "/admin/timeline"), strings.HasPrefix(path, "/admin/suggestions"),
+		strings.HasPrefix(path, "/admin/companies"):
+		want = `href="/admin/companies/COMPANY` // rows, each linking its company
+		if !strings.Contains(path, "?") || path == "/admin/companies?sort=activity" {
+			min = 10 // an unfiltered first page is full
+		}
+	case path == "/admin":
+		want = `<h2 id="h-sources">` // rendered in full, not an error page
+	case path == "/admin/orders":
+		want = "No orders match." // the seed has no orders: the empty state, rendered
+	}
+	if n := strings.Count(body, want); n < min {
+		return fmt.Errorf("%d × %q in the page, want at least %d", n, want, min)
+	}
+	return nil
 }
 
 // benchTimelinePaths are the timeline queries staff use: newest first, by company, contact,

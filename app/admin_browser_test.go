@@ -191,7 +191,7 @@ func TestAdminInBrowser(t *testing.T) {
 	ran := make(chan int64, 4)
 	e := newAdminEnv(t, adminEnvOptions{
 		configure: func(c *Config) {
-			c.TokenSecret = "k1:admin-browser-test-secret"
+			c.TokenSecret = "rotate:k1=admin-browser-test-secret-0123456789"
 			c.SMTPURL, c.MailFrom = "smtp://127.0.0.1:1", "shop@example.com"
 		},
 		before: func(s *Server) {

@@ -37,8 +37,10 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, _ httpr
 	s.render(w, r, http.StatusOK, "login", "Sign in", loginPage{Next: r.URL.Query().Get("next")})
 }
 
-// handleLogin checks the throttle, then the password; a success starts a new session (the old
-// one, if any, ends) and is audited in the same transaction, a failure is audited and counted.
+// handleLogin reserves the attempt's slots in the sign-in windows (auth_throttle.go), then checks
+// the password: beyond a limit the answer is 429 with nothing verified or written. A success
+// gives the slots back, starts a new session (the old one, if any, ends) audited in the same
+// transaction, and renews the browser's device cookie; a failure keeps its slots and is audited.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if err := parseAdminForm(w, r); err != nil {
 		s.renderError(w, r, err)
@@ -52,17 +54,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 	password, next := r.PostForm.Get("password"), r.PostForm.Get("next")
 	ip := s.clientIP(r)
 	page := loginPage{Email: email, Next: next}
-	if wait := s.admin.throttle.retryAfter(email, ip, s.db.Now()); wait > 0 {
-		minutes := int(math.Ceil(wait.Minutes()))
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		page.Message = "Too many failed sign-in attempts. Wait " + strconv.Itoa(minutes) +
+	device := s.deviceFor(r, email)
+	att, wait := s.admin.guesses.reserve(s.db.Now(), signInLimits(email, ip, device)...)
+	if att == nil {
+		setRetryAfter(w, wait)
+		page.Message = "Too many failed sign-in attempts. Wait " + strconv.Itoa(int(math.Ceil(wait.Minutes()))) +
 			" minute(s) and try again, or ask an admin to check your account."
 		s.render(w, r, http.StatusTooManyRequests, "login", "Sign in", page)
 		return
 	}
 	user, err := s.authenticate(ctx, email, password)
 	if store.ErrorCode(err) == store.EUNAUTHORIZED {
-		s.admin.throttle.fail(email, ip, s.db.Now())
+		// The failure keeps its slots, so failures are audited at most once per slot.
 		entry := store.AuditEntry{Actor: email, Action: "login.failed", IP: ip}
 		if entry.Actor == "" {
 			entry.Actor = "anonymous"
@@ -74,12 +77,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 		s.render(w, r, http.StatusUnauthorized, "login", "Sign in", page)
 		return
 	}
+	att.release() // a success, or a password never checked
 	if err != nil {
+		if err == errBusy {
+			setRetryAfter(w, verifyQueueWait/2)
+		}
 		s.renderError(w, r, err)
 		return
 	}
-	s.admin.throttle.succeed(email)
+	if device != "" {
+		s.admin.guesses.forget(signInLimits(email, ip, device)[1].key)
+	}
 	var cookie *http.Cookie
+	var deviceKey []byte
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		if old, err := r.Cookie(adminCookie); err == nil && old.Value != "" {
 			if err := tx.DeleteSession(ctx, hashSecret(old.Value)); err != nil {
@@ -91,6 +101,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 			return err
 		}
 		var err error
+		if deviceKey, err = ensureDeviceKey(ctx, tx); err != nil {
+			return err
+		}
 		if cookie, err = s.startSession(ctx, tx, r, user); err != nil {
 			return err
 		}
@@ -100,8 +113,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 		s.renderError(w, r, err)
 		return
 	}
+	s.admin.devices.remember(deviceKey)
 	s.admin.suggestions.warm() // computed in the background while the first page loads
 	http.SetCookie(w, cookie)
+	http.SetCookie(w, s.newDeviceCookie(deviceKey, user.Email, device))
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 

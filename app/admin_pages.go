@@ -29,7 +29,8 @@ import (
 type adminUI struct {
 	pages       map[string]*template.Template // by page name, each with the layout
 	cop         *http.CrossOriginProtection
-	throttle    *loginThrottle
+	guesses     *guessThrottle // sign-ins, bearer tokens, cron secrets (auth_throttle.go)
+	devices     deviceKeyring  // key of the device cookies (admin_device.go)
 	static      http.Handler
 	suggestions *suggestionCache
 }
@@ -45,7 +46,7 @@ func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
 		return nil, err
 	}
 	a := &adminUI{pages: map[string]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
-		throttle: newLoginThrottle()}
+		guesses: newGuessThrottle(guessWindow)}
 	for _, name := range names {
 		page := strings.TrimSuffix(strings.TrimPrefix(name, "templates/admin_"), ".html")
 		if page == "layout" {

@@ -177,93 +177,24 @@ func (s *Server) secureCookies() bool {
 	return err == nil && u.Scheme == "https"
 }
 
-// loginThrottle counts failed sign-ins per account and per address in memory; a restart
-// forgets them, which bounds a lock-out and costs an attacker at most one more window.
-type loginThrottle struct {
-	mu         sync.Mutex
-	window     time.Duration
-	perAccount int
-	perAddress int
-	fails      map[string][]time.Time
-}
-
-func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{window: 15 * time.Minute, perAccount: 5, perAddress: 20, fails: map[string][]time.Time{}}
-}
-
-func throttleKeys(email, ip string) (account, address string) {
-	return "account:" + strings.ToLower(strings.TrimSpace(email)), "address:" + ip
-}
-
-// retryAfter returns how long the caller must wait before another attempt, or 0.
-func (t *loginThrottle) retryAfter(email, ip string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	account, address := throttleKeys(email, ip)
-	wait := time.Duration(0)
-	for key, limit := range map[string]int{account: t.perAccount, address: t.perAddress} {
-		fails := t.recent(key, now)
-		if len(fails) >= limit {
-			wait = max(wait, fails[len(fails)-limit].Add(t.window).Sub(now))
-		}
-	}
-	return wait
-}
-
-// fail records a failed attempt against the account and the address.
-func (t *loginThrottle) fail(email, ip string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	account, address := throttleKeys(email, ip)
-	for _, key := range []string{account, address} {
-		t.fails[key] = append(t.recent(key, now), now)
-	}
-	if len(t.fails) > 10000 { // bound memory under a spray of addresses
-		for key := range t.fails {
-			if len(t.recent(key, now)) == 0 {
-				delete(t.fails, key)
-			}
-		}
-	}
-}
-
-// succeed clears the account's failures (not the address's).
-func (t *loginThrottle) succeed(email string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	account, _ := throttleKeys(email, "")
-	delete(t.fails, account)
-}
-
-// recent drops failures older than the window and returns the rest. Callers hold mu.
-func (t *loginThrottle) recent(key string, now time.Time) []time.Time {
-	fails := t.fails[key]
-	i := 0
-	for i < len(fails) && now.Sub(fails[i]) >= t.window {
-		i++
-	}
-	fails = fails[i:]
-	if len(fails) == 0 {
-		delete(t.fails, key)
-		return nil
-	}
-	t.fails[key] = fails
-	return fails
-}
-
 // authenticate checks an e-mail and password; the error is the same for an unknown e-mail,
-// a wrong password and a disabled account.
+// a wrong password and a disabled account. The hash comparison waits for a verification slot.
 func (s *Server) authenticate(ctx context.Context, email, password string) (store.User, error) {
 	bad := store.Errorf(store.EUNAUTHORIZED, "wrong e-mail or password")
 	user, err := s.db.UserByEmail(ctx, email)
+	hash, known := []byte(user.PasswordHash), err == nil
 	if store.ErrorCode(err) == store.ENOTFOUND {
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return store.User{}, bad
-	}
-	if err != nil {
+		hash = dummyHash()
+	} else if err != nil {
 		return store.User{}, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(user.PasswordHash), []byte(password)) != nil || user.Disabled {
+	ok, err := passwordVerifications.verify(ctx, func() bool {
+		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	})
+	switch {
+	case err != nil:
+		return store.User{}, err
+	case !ok || !known || user.Disabled:
 		return store.User{}, bad
 	}
 	return user, nil

@@ -40,6 +40,7 @@ func commands() []command {
 		{"backup", "check the replica: backup verify (restores it to a temporary file and compares row counts)", runBackup},
 		{"healthcheck", "exit 0 when the local server's /healthz answers (for container health checks)", runHealthcheck},
 		{"user", "staff accounts of the admin UI: user create --email E --role admin|staff | list | disable | enable | password", runUser},
+		{"secret", "print a fresh random secret for TOKEN_SECRET, ADMIN_API_TOKEN or CRON_SECRET", runSecret},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -85,19 +86,28 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'technifold <command> --help' for a command's flags. Every flag can also be set")
-	fmt.Fprintln(w, "by its environment variable (shown in the flag's help).")
+	fmt.Fprintln(w, "by its environment variable (shown in the flag's help). Secrets belong in the environment")
+	fmt.Fprintln(w, "or in a file named by NAME_FILE (e.g. TOKEN_SECRET_FILE), not in flags: flags show in ps.")
 }
 
-// newFlagSet returns a flag set bound to the configuration, printing its usage to env.Stderr.
-func newFlagSet(env Env, name, usage string, cfg *Config) *flag.FlagSet {
+// newFlagSet returns a flag set that prints its usage to env.Stderr. With cfg, the whole
+// configuration is read from the environment, and the settings named in flags (by variable;
+// DATABASE_PATH when none is named) are also flags: a verb's --help shows only what it uses.
+func newFlagSet(env Env, name, usage string, cfg *Config, flags ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: technifold %s\n\n", usage)
 		fs.PrintDefaults()
+		if cfg != nil {
+			fmt.Fprintln(env.Stderr, "\nEvery setting also comes from its environment variable (see 'technifold serve --help').")
+		}
 	}
 	if cfg != nil {
-		cfg.BindFlags(fs, env.Getenv)
+		if len(flags) == 0 {
+			flags = []string{"DATABASE_PATH"}
+		}
+		cfg.bind(fs, env.Getenv, flags)
 	}
 	return fs
 }
@@ -202,7 +212,7 @@ func runDemo(ctx context.Context, env Env, args []string) error {
 
 func runOutbox(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
-	fs := newFlagSet(env, "outbox", "outbox [flags] list|retry ID|cancel ID|run", cfg)
+	fs := newFlagSet(env, "outbox", "outbox [flags] list|retry ID|cancel ID|run", cfg, "DATABASE_PATH", "LOG_LEVEL", "LOG_FORMAT")
 	db, err := parseAndOpen(ctx, fs, cfg, args)
 	if err != nil {
 		return err

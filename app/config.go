@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -94,7 +95,7 @@ func (c *Config) settings() []setting {
 		{env: "ZOHO_DEPOSIT_ACCOUNT_ID", flag: "zoho-deposit-account-id", usage: "Books account for payments and refunds", str: &c.ZohoDepositAccountID},
 		{env: "ZOHO_RATE_PER_MINUTE", flag: "zoho-rate-per-minute", def: "100", usage: "Zoho API calls per minute", num: &c.ZohoRatePerMinute},
 		{env: "CRON_SECRET", flag: "cron-secret", usage: "secret for POST /api/outbox/run", secret: true, str: &c.CronSecret},
-		{env: "TOKEN_SECRET", flag: "token-secret", usage: "offer-link signing secret (kid:secret,… for rotation)", secret: true, str: &c.TokenSecret},
+		{env: "TOKEN_SECRET", flag: "token-secret", usage: "offer-link signing secret, or rotate:k2=SECRET,k1=SECRET for rotation (the first signs)", secret: true, str: &c.TokenSecret},
 		{env: "ADMIN_API_TOKEN", flag: "admin-api-token", usage: "bearer token for /api/admin/*", secret: true, str: &c.AdminAPIToken},
 		{env: "ADMIN_EMAIL", flag: "admin-email", usage: "first admin's e-mail (created when no user exists)", str: &c.AdminEmail},
 		{env: "ADMIN_PASSWORD", flag: "admin-password", usage: "first admin's password", secret: true, str: &c.AdminPassword},
@@ -113,6 +114,13 @@ func (c *Config) settings() []setting {
 // BindFlags registers a flag for every setting on fs, defaulting to the environment's value.
 // getenv is os.Getenv outside tests.
 func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) {
+	c.bind(fs, getenv, nil)
+}
+
+// bind reads every setting from the environment (or, for a secret, from the file its _FILE
+// variable names) and registers flags on fs for the settings named in flags, or for all when
+// flags is nil. A verb shows only the flags it uses; the environment applies to all.
+func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string, flags []string) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -120,10 +128,20 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) {
 	c.bucketReplicaURL = bucketReplicaURL(getenv)
 	for _, s := range c.settings() {
 		v := getenv(s.env)
+		if s.secret {
+			v = c.secretFromFile(s.env, v, getenv)
+		}
 		if v == "" {
 			v = s.def
 		}
+		if flags != nil && !slices.Contains(flags, s.env) {
+			c.apply(s, v)
+			continue
+		}
 		usage := s.usage + " (" + s.env + ")"
+		if s.secret {
+			usage = s.usage + " (" + s.env + " or " + s.env + "_FILE; a flag shows in ps, prefer the environment)"
+		}
 		switch {
 		case s.str != nil && s.secret:
 			// The environment's value is applied without being the flag's default, so --help
@@ -132,18 +150,56 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) {
 			*s.str = v
 		case s.str != nil:
 			fs.StringVar(s.str, s.flag, v, usage)
-		case s.dur != nil:
-			fs.Var(&durationValue{p: s.dur, env: s.env}, s.flag, usage)
-			if err := fs.Set(s.flag, v); err != nil {
-				c.envErrs = append(c.envErrs, err.Error())
-			}
-		case s.num != nil:
-			fs.Var(&intValue{p: s.num, env: s.env}, s.flag, usage)
-			if err := fs.Set(s.flag, v); err != nil {
-				c.envErrs = append(c.envErrs, err.Error())
+		default:
+			// Applied before the flag is defined, so --help shows the value in force.
+			c.apply(s, v)
+			if s.dur != nil {
+				fs.Var(&durationValue{p: s.dur, env: s.env}, s.flag, usage)
+			} else {
+				fs.Var(&intValue{p: s.num, env: s.env}, s.flag, usage)
 			}
 		}
 	}
+}
+
+// apply sets a setting's value from text, recording a value that does not parse.
+func (c *Config) apply(s setting, v string) {
+	var err error
+	switch {
+	case s.str != nil:
+		*s.str = v
+	case s.dur != nil:
+		err = (&durationValue{p: s.dur, env: s.env}).Set(v)
+	case s.num != nil:
+		err = (&intValue{p: s.num, env: s.env}).Set(v)
+	}
+	if err != nil {
+		c.envErrs = append(c.envErrs, err.Error())
+	}
+}
+
+// secretFromFile returns the content of the file NAME_FILE names when NAME itself is unset
+// (trailing newlines dropped), so secrets can come from mounted files instead of the
+// environment or flags.
+func (c *Config) secretFromFile(name, v string, getenv func(string) string) string {
+	path := getenv(name + "_FILE")
+	if path == "" {
+		return v
+	}
+	if v != "" {
+		c.envErrs = append(c.envErrs, "set "+name+" or "+name+"_FILE, not both")
+		return v
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		c.envErrs = append(c.envErrs, name+"_FILE: "+err.Error())
+		return ""
+	}
+	v = strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		c.envErrs = append(c.envErrs, name+"_FILE: "+path+" is empty")
+	}
+	return v
 }
 
 // LoadConfig reads the environment only (for commands that take no flags).

@@ -27,7 +27,7 @@ func liveMetrics(t *testing.T) []byte {
 	cfg.ReplicaURL = "file://" + filepath.Join(t.TempDir(), "replica")
 	cfg.StripeWebhookSecret = "whsec_live_metrics"
 	cfg.ZohoWebhookSecret = "zoho-live-metrics"
-	cfg.CronSecret = "cron-live-metrics"
+	cfg.CronSecret = "cron-live-metrics-" + strings.Repeat("c", 32)
 	base, logs, stop := startServe(t, cfg, false)
 	defer stop()
 

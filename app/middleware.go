@@ -93,6 +93,7 @@ func (s *Server) instrument(method, route string, h http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		s.setSecurityHeaders(w, route)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 // runToken is `technifold token mint --company C [--contact K] --offer O [--campaign X]
 // [--ttl 72h]`: it prints an offer link signed with TOKEN_SECRET.
 func runToken(ctx context.Context, env Env, args []string) error {
-	const usage = "token mint --company C [--contact K] --offer O [--campaign X] [--ttl 72h] [flags]\n\n" +
-		"Prints an offer link (BASE_URL/x/TOKEN) signed with TOKEN_SECRET."
+	usage := "token mint --company C [--contact K] --offer O [--campaign X] [--ttl 72h] [flags]\n\n" +
+		"Prints an offer link (BASE_URL/x/TOKEN) signed with TOKEN_SECRET. Offers: " + strings.Join(offerKeys, ", ") + "."
 	if len(args) == 0 || args[0] != "mint" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			newFlagSet(env, "token", usage, nil).Usage()
@@ -24,10 +25,10 @@ func runToken(ctx context.Context, env Env, args []string) error {
 		return errUsage
 	}
 	cfg := &Config{}
-	fs := newFlagSet(env, "token mint", usage, cfg)
+	fs := newFlagSet(env, "token mint", usage, cfg, "DATABASE_PATH", "BASE_URL", "TOKEN_SECRET")
 	company := fs.String("company", "", "company id the link is for (required)")
 	contact := fs.String("contact", "", "contact id the link is for")
-	offer := fs.String("offer", "", "offer key, e.g. reorder or winback (required)")
+	offer := fs.String("offer", "", "offer key, one of "+strings.Join(offerKeys, ", ")+" (required)")
 	campaign := fs.String("campaign", "", "campaign key")
 	ttl := fs.Duration("ttl", offertoken.DefaultTTL, "how long the link works")
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -37,7 +38,9 @@ func runToken(ctx context.Context, env Env, args []string) error {
 	case strings.TrimSpace(*company) == "":
 		return errors.New("--company is required")
 	case strings.TrimSpace(*offer) == "":
-		return errors.New("--offer is required")
+		return errors.New("--offer is required (one of " + strings.Join(offerKeys, ", ") + ")")
+	case !slices.Contains(offerKeys, *offer):
+		return fmt.Errorf("--offer %q is not an offer; use one of %s", *offer, strings.Join(offerKeys, ", "))
 	case *ttl <= 0:
 		return errors.New("--ttl must be a positive duration such as 72h")
 	case len(fs.Args()) > 0:
@@ -59,7 +62,10 @@ func runToken(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	if cfg.TokenSecret == "" {
-		return errors.New("TOKEN_SECRET is not set: offer links are signed with it (TOKEN_SECRET=secret, or kid:secret,… for rotation)")
+		return errors.New("TOKEN_SECRET is not set: offer links are signed with it (TOKEN_SECRET=$(technifold secret), or rotate:k2=SECRET,k1=SECRET for rotation)")
+	}
+	if err := cfg.CheckTokenSecret(); err != nil {
+		return err
 	}
 	keys, err := offertoken.ParseKeyring(cfg.TokenSecret)
 	if err != nil {

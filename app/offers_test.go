@@ -19,7 +19,7 @@ import (
 	"github.com/technifold/technifold/store"
 )
 
-const offerTestSecret = "k1:offer-test-secret"
+const offerTestSecret = "rotate:k1=offer-test-secret-0123456789abcdef"
 
 // offerClock is a settable clock shared by the store and the tests.
 type offerClock struct {
@@ -208,9 +208,9 @@ func TestOfferLinkRejectsBadTokens(t *testing.T) {
 	}
 	raw, _ := base64.RawURLEncoding.DecodeString(payload)
 	tamperedPayload := base64.RawURLEncoding.EncodeToString(bytes.Replace(raw, []byte("ACME"), []byte("EURO"), 1))
-	otherKeys, _ := offertoken.ParseKeyring("k1:another-secret")
+	otherKeys, _ := offertoken.ParseKeyring("rotate:k1=another-secret")
 	wrongSecret, _ := otherKeys.Mint(offertoken.Claims{CompanyID: "ACME"}, e.clock.Now(), time.Hour)
-	unknownKid, _ := offerKeyring(t, "k9:offer-test-secret").Mint(offertoken.Claims{CompanyID: "ACME"}, e.clock.Now(), time.Hour)
+	unknownKid, _ := offerKeyring(t, "rotate:k9=offer-test-secret-0123456789abcdef").Mint(offertoken.Claims{CompanyID: "ACME"}, e.clock.Now(), time.Hour)
 	expired := e.mint(t, offertoken.Claims{CompanyID: "ACME", ContactID: "K-SUB"}, time.Minute)
 	unknownCompany := e.mint(t, offertoken.Claims{CompanyID: "NOPE", ContactID: "K-SUB"}, time.Hour)
 	e.clock.Advance(2 * time.Minute)

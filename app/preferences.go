@@ -14,8 +14,9 @@ import (
 )
 
 // E-mail preferences: /preferences/{token}, linked from every offer page and every offer
-// e-mail (List-Unsubscribe). The signed token authorises the change, so there is no login
-// and no CSRF token; RFC 8058 one-click unsubscribe POSTs List-Unsubscribe=One-Click.
+// e-mail (List-Unsubscribe). The signed token authorises the change, so there is no login;
+// RFC 8058 one-click unsubscribe POSTs List-Unsubscribe=One-Click from anywhere, every other
+// change must be a same-origin POST (Sec-Fetch-Site / Origin, as for the admin pages).
 //
 // Expiry: an expired token (good signature) still unsubscribes — an unsubscribe link must
 // keep working however old the e-mail is. Resubscribing grants consent, so it needs a token
@@ -99,11 +100,19 @@ func (h *offerHandlers) handleUpdatePreferences(w http.ResponseWriter, r *http.R
 		h.renderMessage(w, r, http.StatusBadRequest, "", "Something went wrong", "The form could not be read.")
 		return
 	}
+	oneClick := r.PostFormValue("List-Unsubscribe") == "One-Click"
+	// Only one-click unsubscribe may come from another site (a mail provider, RFC 8058);
+	// subscribing and every other change must be posted from this page itself, so a page
+	// elsewhere cannot grant consent in someone's name.
+	if err := h.crossOriginProtection().Check(r); err != nil && !oneClick {
+		h.renderMessage(w, r, http.StatusForbidden, "", "Change not made",
+			"Preferences can only be changed from the preferences page itself. Open the link from your e-mail and choose there.")
+		return
+	}
 	claims, k, expired, ok := h.preferencesContact(w, r, token)
 	if !ok {
 		return
 	}
-	oneClick := r.PostFormValue("List-Unsubscribe") == "One-Click"
 	action := r.PostFormValue("action")
 	if oneClick {
 		action = "unsubscribe"

@@ -121,7 +121,8 @@ func runRestore(ctx context.Context, env Env, args []string) error {
 		"state as of T (RFC 3339, e.g. 2026-05-01T09:30:00Z). Writes DATABASE_PATH unless --output is given and\n"+
 		"refuses to replace an existing file without --force. Stop the server before restoring over its database.\n"+
 		"Every page is checked against the checksums the server recorded in the replica; --integrity-check adds\n"+
-		"SQLite's own check before the file is moved into place (quick: seconds per GB; full: also every index).", cfg)
+		"SQLite's own check before the file is moved into place (quick: seconds per GB; full: also every index).",
+		cfg, "DATABASE_PATH", "REPLICA_URL", "LITESTREAM_CONFIG", "LOG_LEVEL", "LOG_FORMAT")
 	timestamp := fs.String("timestamp", "", "restore the state as of this time (RFC 3339)")
 	output := fs.String("output", "", "write the restored database here (default: DATABASE_PATH)")
 	force := fs.Bool("force", false, "replace an existing file at the output path")
@@ -177,7 +178,7 @@ func runBackup(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "backup", "backup verify [--grace 15s] [flags]\n\n"+
 		"Restores the latest replica to a temporary file, runs PRAGMA integrity_check on it and compares the\n"+
 		"row counts of the main tables with the live database. Exits 1 when the replica is missing data.\n"+
-		"A running server uploads new transactions within seconds; --grace is how long to wait for them.", cfg)
+		"A running server uploads new transactions within seconds; --grace is how long to wait for them.", cfg, "DATABASE_PATH", "REPLICA_URL", "LITESTREAM_CONFIG", "LOG_LEVEL", "LOG_FORMAT")
 	grace := fs.Duration("grace", 15*time.Second, "keep re-checking this long while the replica lacks recent rows")
 	verb := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -404,7 +405,7 @@ func boolFloat(b bool) float64 {
 func runHealthcheck(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
 	fs := newFlagSet(env, "healthcheck", "healthcheck [--url URL] [flags]\n\n"+
-		"GETs http://127.0.0.1:<port of ADDR>/healthz and exits 0 when it answers 200.", cfg)
+		"GETs http://127.0.0.1:<port of ADDR>/healthz and exits 0 when it answers 200.", cfg, "ADDR")
 	target := fs.String("url", "", "URL to check (default: /healthz on ADDR's port on 127.0.0.1)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	if err := parseFlags(fs, args); err != nil {

@@ -25,8 +25,13 @@ import (
 // replica and stops replication; it returns the REPLICA_URL.
 func seedReplica(t *testing.T, path string, n int) string {
 	t.Helper()
+	return seedReplicaAt(t, path, n, "file://"+filepath.Join(t.TempDir(), "replica"))
+}
+
+// seedReplicaAt is seedReplica onto the given replica.
+func seedReplicaAt(t *testing.T, path string, n int, replica string) string {
+	t.Helper()
 	ctx := context.Background()
-	replica := "file://" + filepath.Join(t.TempDir(), "replica")
 	db, err := store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +84,22 @@ func countCompanies(t *testing.T, path string) int64 {
 }
 
 // runCLI runs the CLI with only the given environment and returns exit code, stdout, stderr.
+// replicaKinds are the replicas the restore paths are tested against: a directory, and S3
+// (gofakes3 on a loopback port), as production uses.
+var replicaKinds = []struct {
+	name string
+	new  func(t *testing.T) string
+}{
+	{"file", func(t *testing.T) string { return "file://" + filepath.Join(t.TempDir(), "replica") }},
+	{"s3", func(t *testing.T) string { return fakeS3Replica(t) }},
+}
+
+func forEachReplica(t *testing.T, test func(t *testing.T, newReplica func(*testing.T) string)) {
+	for _, k := range replicaKinds {
+		t.Run(k.name, func(t *testing.T) { test(t, k.new) })
+	}
+}
+
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -87,10 +108,12 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 	return code, stdout.String(), stderr.String()
 }
 
-func TestRestoreCommand(t *testing.T) {
+func TestRestoreCommand(t *testing.T) { forEachReplica(t, testRestoreCommand) }
+
+func testRestoreCommand(t *testing.T, newReplica func(*testing.T) string) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "technifold.db")
-	env := map[string]string{"DATABASE_PATH": live, "REPLICA_URL": seedReplica(t, live, 12), "LOG_FORMAT": "text"}
+	env := map[string]string{"DATABASE_PATH": live, "REPLICA_URL": seedReplicaAt(t, live, 12, newReplica(t)), "LOG_FORMAT": "text"}
 	before, err := os.ReadFile(live)
 	if err != nil {
 		t.Fatal(err)
@@ -144,10 +167,12 @@ func TestRestoreCommand(t *testing.T) {
 	}
 }
 
-func TestBackupVerifyCommand(t *testing.T) {
+func TestBackupVerifyCommand(t *testing.T) { forEachReplica(t, testBackupVerifyCommand) }
+
+func testBackupVerifyCommand(t *testing.T, newReplica func(*testing.T) string) {
 	ctx := context.Background()
 	live := filepath.Join(t.TempDir(), "technifold.db")
-	env := map[string]string{"DATABASE_PATH": live, "REPLICA_URL": seedReplica(t, live, 8), "LOG_FORMAT": "text"}
+	env := map[string]string{"DATABASE_PATH": live, "REPLICA_URL": seedReplicaAt(t, live, 8, newReplica(t)), "LOG_FORMAT": "text"}
 
 	code, stdout, stderr := runCLI(t, env, "backup", "verify")
 	if code != 0 || !strings.Contains(stdout, "backup verify OK") || !strings.Contains(stdout, "integrity_check: ok") {
@@ -216,10 +241,12 @@ func metricValue(t *testing.T, c prometheus.Collector, name string) float64 {
 
 // Serve restores a missing database before opening it, replicates while it runs and syncs
 // the last writes when it stops.
-func TestServeRestoresAndReplicates(t *testing.T) {
+func TestServeRestoresAndReplicates(t *testing.T) { forEachReplica(t, testServeRestoresAndReplicates) }
+
+func testServeRestoresAndReplicates(t *testing.T, newReplica func(*testing.T) string) {
 	ctx := context.Background()
 	cfg := testConfig(t)
-	cfg.ReplicaURL = seedReplica(t, cfg.DatabasePath, 5)
+	cfg.ReplicaURL = seedReplicaAt(t, cfg.DatabasePath, 5, newReplica(t))
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(cfg.DatabasePath + suffix)
 	}

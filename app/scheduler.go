@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/technifold/technifold/store"
 )
@@ -19,6 +20,10 @@ type SchedulerOptions struct {
 	JobRetention         time.Duration // completed and cancelled jobs kept this long; 30 days
 	WebhookBodyRetention time.Duration // raw webhook bodies kept this long; 30 days
 	Logger               *slog.Logger
+	// Clock drives the schedule; the real clock when nil. Tests pass a fake one and advance it.
+	Clock clockwork.Clock
+	// afterRun, when set, is told of every finished run (tests wait on it instead of sleeping).
+	afterRun func(name string, err error)
 }
 
 // Scheduler runs the periodic work of the process on gocron: the outbox sweep, housekeeping, and
@@ -50,7 +55,11 @@ func NewScheduler(db *store.DB, worker *Worker, opts SchedulerOptions) (*Schedul
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	cron, err := gocron.NewScheduler(gocron.WithLogger(opts.Logger.With("component", "gocron")))
+	cronOpts := []gocron.SchedulerOption{gocron.WithLogger(opts.Logger.With("component", "gocron"))}
+	if opts.Clock != nil {
+		cronOpts = append(cronOpts, gocron.WithClock(opts.Clock))
+	}
+	cron, err := gocron.NewScheduler(cronOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("create scheduler: %w", err)
 	}
@@ -83,12 +92,17 @@ func (s *Scheduler) Register(name string, interval time.Duration, fn func(ctx co
 
 func (s *Scheduler) runJob(ctx context.Context, name string, fn func(context.Context) error) {
 	start := time.Now()
+	var err error
 	defer func() {
 		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
 			s.log.Error("scheduled job panicked", "job", name, "panic", fmt.Sprint(p))
 		}
+		if s.opts.afterRun != nil {
+			s.opts.afterRun(name, err)
+		}
 	}()
-	if err := fn(ctx); err != nil {
+	if err = fn(ctx); err != nil {
 		s.log.Error("scheduled job failed", "job", name, "error", err, "duration_ms", time.Since(start).Milliseconds())
 		return
 	}

@@ -19,7 +19,9 @@ const shutdownTimeout = 30 * time.Second
 
 func runServe(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
-	fs := newFlagSet(env, "serve", "serve [flags]\n\nRuns the HTTP server, the outbox worker and the scheduler until SIGINT/SIGTERM.", cfg)
+	fs := newFlagSet(env, "serve", "serve [flags]\n\nRuns the HTTP server, the outbox worker and the scheduler until SIGINT/SIGTERM.\n"+
+		"Secrets belong in the environment or in NAME_FILE files, not in flags (flags show in ps).", nil)
+	cfg.BindFlags(fs, env.Getenv) // every setting is a flag of serve
 	demo := fs.Bool("demo", false, "load the demo data set into an empty database first")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -43,6 +45,9 @@ type ServeOptions struct {
 // Serve runs the whole service until ctx ends, then shuts down in the order of DESIGN §7:
 // HTTP, then worker and scheduler, then the database pools, then Litestream (final sync).
 func Serve(ctx context.Context, cfg *Config, opts ServeOptions) error {
+	if err := cfg.CheckSecrets(); err != nil {
+		return err
+	}
 	logger := opts.Logger
 	repl, err := prepareReplication(ctx, cfg, logger) // restores a missing database first
 	if err != nil {

@@ -57,6 +57,7 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 	s.admin = admin
+	s.registry.MustRegister(newAuthCollector(admin.guesses))
 	if s.sched, err = NewScheduler(db, s.worker, SchedulerOptions{Logger: logger,
 		JobRetention: cfg.JobRetention, WebhookBodyRetention: cfg.WebhookBodyRetention}); err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func (s *Server) routes() {
 	s.handleFunc(http.MethodGet, "/readyz", s.handleReadyz)
 	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(
 		prometheus.Gatherers{s.registry, lintClean(prometheus.DefaultGatherer)}, promhttp.HandlerOpts{}))
-	s.handle(http.MethodPost, "/api/outbox/run", OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger))
+	s.handle(http.MethodPost, "/api/outbox/run", s.guardCronSecret(OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger)))
 	s.handleFunc(http.MethodPost, "/api/zoho/webhook", s.handleZohoWebhook)
 	s.stripeRoutes()
 	s.offerRoutes()

@@ -110,6 +110,12 @@ func BenchmarkStripeWebhook(b *testing.B) {
 	if n := env.count(b, `SELECT count(*) FROM orders WHERE status = 'paid'`); n != b.N {
 		b.Fatalf("%d of %d orders paid", n, b.N)
 	}
+	if n := env.count(b, `SELECT count(*) FROM sales WHERE source = 'stripe'`); n != 2*b.N {
+		b.Fatalf("%d sales rows for %d paid orders of two lines", n, b.N)
+	}
+	if n := env.count(b, `SELECT count(*) FROM outbox WHERE job_type = 'zoho_sync_order'`); n != b.N {
+		b.Fatalf("%d sync jobs for %d paid orders", n, b.N)
+	}
 	slices.Sort(latencies)
 	eventsPerSec := float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(eventsPerSec, "events/s")

@@ -129,7 +129,7 @@ func runStripe(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
 	fs := newFlagSet(env, "stripe", "stripe reconcile [--since 2026-01-02T15:04:05Z] [flags]\n\n"+
 		"Lists Stripe's events since the given time (default: an hour before the newest event seen)\n"+
-		"and applies those the webhook missed, exactly as the webhook would.", cfg)
+		"and applies those the webhook missed, exactly as the webhook would.", cfg, "DATABASE_PATH", "STRIPE_API_BASE", "LOG_LEVEL", "LOG_FORMAT")
 	sinceFlag := fs.String("since", "", "RFC 3339 time to list events from")
 	sub, rest := "", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

@@ -130,4 +130,14 @@ func BenchmarkZohoWebhook(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
+	// Every delivery was recorded and became K1's engagement event: a no-op cannot look fast.
+	n := int(seq.Load())
+	if got := e.count(b, `SELECT count(*) FROM engagement_events WHERE source = 'zoho' AND event_name = 'email_opened'
+		AND source_event_id LIKE 'b-%' AND contact_id = 'K1' AND company_id = 'CO1'`); got != n {
+		b.Fatalf("%d engagement events for %d deliveries", got, n)
+	}
+	if got := e.count(b, `SELECT count(*) FROM webhook_deliveries WHERE provider = 'zoho' AND status = 'processed'`); got != n {
+		b.Fatalf("%d processed deliveries for %d sent", got, n)
+	}
 }

@@ -12,11 +12,23 @@ import (
 	"github.com/benbjohnson/litestream"
 )
 
+// Point-in-time restore, from a directory replica and from S3 (gofakes3).
 func TestRestoreToTimestamp(t *testing.T) {
+	for _, kind := range []struct {
+		name    string
+		replica func(t *testing.T) string
+	}{
+		{"file", func(t *testing.T) string { return fileReplica(t) }},
+		{"s3", func(t *testing.T) string { url, _ := fakeS3(t); return url }},
+	} {
+		t.Run(kind.name, func(t *testing.T) { testRestoreToTimestamp(t, kind.replica(t)) })
+	}
+}
+
+func testRestoreToTimestamp(t *testing.T, replica string) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "technifold.db")
-	replica := fileReplica(t)
 	db, r := startReplicated(t, path, replica)
 
 	writeCompanies(t, db, "A", 0, 10)

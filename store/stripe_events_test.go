@@ -54,7 +54,7 @@ func applyStripeWith(t *testing.T, db *DB, ps *StripeStatements, e StripeEvent) 
 	return out
 }
 
-func countRows(t *testing.T, db *DB, query string, args ...any) int {
+func countRows(t testing.TB, db *DB, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := db.Read().QueryRow(query, args...).Scan(&n); err != nil {

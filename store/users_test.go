@@ -141,3 +141,51 @@ func TestAuditLogFiltersAndPages(t *testing.T) {
 		t.Fatalf("second page: %+v", rest)
 	}
 }
+
+// SetUserPassword replaces the hash and ends that account's sessions, and only that account's.
+func TestSetUserPasswordEndsOnlyThatUsersSessions(t *testing.T) {
+	now := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	db := openTest(t, Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	var ann, bob User
+	mustUpdate(t, db, func(tx *Tx) error {
+		var err error
+		if ann, err = tx.CreateUser(ctx, "ann@example.com", "old-hash", RoleAdmin); err != nil {
+			return err
+		}
+		if bob, err = tx.CreateUser(ctx, "bob@example.com", "bob-hash", RoleStaff); err != nil {
+			return err
+		}
+		for _, s := range []Session{{IDHash: "ann-1", UserID: ann.ID}, {IDHash: "ann-2", UserID: ann.ID}, {IDHash: "bob-1", UserID: bob.ID}} {
+			s.ExpiresAt = tx.Now().Add(time.Hour)
+			if err := tx.CreateSession(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	now = now.Add(time.Minute)
+	mustUpdate(t, db, func(tx *Tx) error { return tx.SetUserPassword(ctx, ann.ID, "new-hash") })
+	for _, id := range []string{"ann-1", "ann-2"} {
+		if _, _, err := db.SessionUser(ctx, id); ErrorCode(err) != ENOTFOUND {
+			t.Fatalf("session %s after the password change: %v", id, err)
+		}
+	}
+	if _, u, err := db.SessionUser(ctx, "bob-1"); err != nil || u.ID != bob.ID {
+		t.Fatalf("another user's session: %+v %v", u, err)
+	}
+	got, err := db.UserByEmail(ctx, "ann@example.com")
+	if err != nil || got.PasswordHash != "new-hash" {
+		t.Fatalf("user after the change: %+v %v", got, err)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM users WHERE id = ? AND updated_at = ?`, ann.ID, FormatTime(now)); n != 1 {
+		t.Fatal("updated_at not stamped with the transaction's time")
+	}
+	err = db.Update(ctx, func(tx *Tx) error { return tx.SetUserPassword(ctx, 424242, "x") })
+	if ErrorCode(err) != ENOTFOUND {
+		t.Fatalf("unknown user: %v", err)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM sessions`); n != 1 {
+		t.Fatalf("%d sessions left, want bob's", n)
+	}
+}

@@ -8,7 +8,7 @@ import (
 // FuzzVerify checks that Verify never panics on arbitrary input and that
 // anything it accepts is a stable, complete set of claims.
 func FuzzVerify(f *testing.F) {
-	k := mustKeyring(f, "k2:new:secret/2,k1:old")
+	k := mustKeyring(f, "rotate:k2=new:secret/2,k1=old")
 	legacy := mustKeyring(f, "legacy-secret")
 	payload, sig, _ := strings.Cut(vectorLegacyFull, ".")
 	for _, seed := range []string{

@@ -21,58 +21,99 @@ type key struct {
 	secret []byte
 }
 
-// ParseKeyring parses the TOKEN_SECRET config value.
+// RotationPrefix starts a rotation list in TOKEN_SECRET.
+const RotationPrefix = "rotate:"
+
+// ParseKeyring parses the TOKEN_SECRET config value. It has two forms:
 //
-// If every comma-separated element has the form kid:secret, where kid is
-// non-empty and made only of [A-Za-z0-9_-], the value is a rotation list and
-// its first entry signs new tokens, e.g. "k2:new-secret,k1:old-secret".
-// Anything else is one legacy secret used verbatim, so a legacy secret that
-// happens to contain ':' or ',' keeps working. The secret after the first ':'
-// may itself contain ':' but not ','. Nothing is trimmed: the legacy secret
-// must match the Node.js system byte for byte.
+//   - "rotate:k2=NEW,k1=OLD" is a rotation list: entries kid=secret separated by commas or
+//     newlines (spaces around entries are ignored), the first entry signs new tokens and every
+//     entry verifies tokens that name its kid. kid is made of [A-Za-z0-9_-]; the secret runs
+//     from the first '=' to the end of the entry, so it may hold '=' and ':' but not ',',
+//     whitespace or newlines. A value starting "rotate:" that is not such a list is an error,
+//     never a plain secret.
+//   - anything else is one plain secret used verbatim (tokens minted without a "kid", exactly as
+//     the legacy Node.js system did), so a plain secret is never split.
 //
-// When rotating away from a plain legacy secret, give it a kid starting with
-// "legacy" (e.g. "k2:new-secret,legacy:old-secret"): links the legacy system
-// sent carry no kid and verify against the keys marked that way.
+// The old list form "k2:NEW,k1:OLD" (documented until 2026-12) could not be told from a plain
+// secret containing ':'; a value of that shape is refused with ErrAmbiguous and a message
+// saying how to write it.
+//
+// When rotating away from a plain secret, give it a kid starting with "legacy" (e.g.
+// "rotate:k2=NEW,legacy=OLD"): links without a kid verify against the keys marked that way.
 func ParseKeyring(s string) (*Keyring, error) {
 	if s == "" {
 		return nil, ErrNoSecret
 	}
-	keys, ok, err := parseRotationList(s)
-	if err != nil {
-		return nil, err
+	if rest, ok := strings.CutPrefix(s, RotationPrefix); ok {
+		keys, err := parseRotationList(rest)
+		if err != nil {
+			return nil, err
+		}
+		return &Keyring{keys: keys}, nil
 	}
-	if !ok {
-		return &Keyring{keys: []key{{secret: []byte(s)}}, legacy: true}, nil
+	if ids, ok := oldRotationList(s); ok {
+		return nil, fmt.Errorf("%w: it has the old %q form (key ids %s), which a plain secret containing ':' "+
+			"is mistaken for; write a rotation list as %q (same key ids and secrets: every link keeps verifying), "+
+			"or a plain secret containing ':' as %q", ErrAmbiguous, "kid:secret,…", strings.Join(ids, ", "),
+			RotationPrefix+"k2=SECRET,k1=SECRET", RotationPrefix+"legacy=SECRET")
 	}
-	return &Keyring{keys: keys}, nil
+	return &Keyring{keys: []key{{secret: []byte(s)}}, legacy: true}, nil
 }
 
-// parseRotationList reports ok=false when s is not in rotation-list form.
-// It returns an error only for a value that is clearly meant as a list but
-// cannot be used, rather than silently treating it as a legacy secret.
-func parseRotationList(s string) (keys []key, ok bool, err error) {
-	elems := strings.Split(s, ",")
-	keys = make([]key, 0, len(elems))
-	for _, e := range elems {
-		id, secret, found := strings.Cut(e, ":")
-		if !found || !validKeyID(id) {
-			return nil, false, nil
+// parseRotationList parses the entries after RotationPrefix.
+func parseRotationList(s string) ([]key, error) {
+	var keys []key
+	seen := map[string]bool{}
+	for _, e := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
 		}
+		id, secret, found := strings.Cut(e, "=")
+		switch {
+		case !found || !validKeyID(id):
+			return nil, fmt.Errorf("parse token keyring: entry %d is not kid=secret with a kid of letters, digits, '_' or '-'", len(keys)+1)
+		case secret == "":
+			return nil, fmt.Errorf("parse token keyring: key %q: %w", id, ErrNoSecret)
+		case strings.ContainsAny(secret, " \t\r"):
+			return nil, fmt.Errorf("parse token keyring: key %q: the secret contains whitespace", id)
+		case seen[id]:
+			// A duplicate would make verification depend on list order.
+			return nil, fmt.Errorf("parse token keyring: duplicate key id %q", id)
+		}
+		seen[id] = true
 		keys = append(keys, key{id: id, secret: []byte(secret)})
 	}
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if len(k.secret) == 0 {
-			return nil, false, fmt.Errorf("parse token keyring: key %q: %w", k.id, ErrNoSecret)
-		}
-		if seen[k.id] {
-			// A duplicate would make verification depend on list order.
-			return nil, false, fmt.Errorf("parse token keyring: duplicate key id %q", k.id)
-		}
-		seen[k.id] = true
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("parse token keyring: %w: %q names no key", ErrNoSecret, RotationPrefix)
 	}
-	return keys, true, nil
+	return keys, nil
+}
+
+// oldRotationList reports whether s has the shape of the old "kid:secret,kid:secret" list, and
+// its key ids.
+func oldRotationList(s string) ([]string, bool) {
+	var ids []string
+	for _, e := range strings.Split(s, ",") {
+		id, _, found := strings.Cut(e, ":")
+		if !found || !validKeyID(id) {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+// Secrets returns each key's id ("" for a plain secret) and secret length, for start-up checks.
+func (k *Keyring) Secrets() (ids []string, lengths []int) {
+	if k == nil {
+		return nil, nil
+	}
+	for _, c := range k.keys {
+		ids, lengths = append(ids, c.id), append(lengths, len(c.secret))
+	}
+	return ids, lengths
 }
 
 func validKeyID(id string) bool {
@@ -104,7 +145,7 @@ const legacyKeyPrefix = "legacy"
 
 // verifyingKeys returns the keys a token naming kid may be signed with. A token without a
 // kid predates rotation: it is checked against the plain legacy secret, or, in a rotation
-// list, against every key marked legacy (so "k2:new,legacy:old" keeps old links working),
+// list, against every key marked legacy (so "rotate:k2=new,legacy=old" keeps old links working),
 // or against the first key when none is marked.
 func (k *Keyring) verifyingKeys(kid string) ([]key, error) {
 	if k == nil || len(k.keys) == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseKeyring(t *testing.T) {
@@ -18,18 +19,24 @@ func TestParseKeyring(t *testing.T) {
 		signKID, signSecret string
 	}{
 		{name: "plain legacy secret", in: "legacy-secret", wantString: "offertoken.Keyring(legacy secret)", signSecret: "legacy-secret"},
-		{name: "rotation list", in: "k2:new,k1:old", wantString: "offertoken.Keyring(k2,k1)", signKID: "k2", signSecret: "new"},
-		{name: "single kid entry", in: "k1:old", wantString: "offertoken.Keyring(k1)", signKID: "k1", signSecret: "old"},
-		{name: "secret containing colon in list", in: "key_A-1:a:b", wantString: "offertoken.Keyring(key_A-1)", signKID: "key_A-1", signSecret: "a:b"},
-		{name: "kid with space is plain", in: "my key:se:cret", wantString: "offertoken.Keyring(legacy secret)", signSecret: "my key:se:cret"},
+		{name: "rotation list", in: "rotate:k2=new,k1=old", wantString: "offertoken.Keyring(k2,k1)", signKID: "k2", signSecret: "new"},
+		{name: "rotation list on lines with spaces", in: "rotate:\n  k2=new\n  k1=old\n", wantString: "offertoken.Keyring(k2,k1)", signKID: "k2", signSecret: "new"},
+		{name: "single kid entry", in: "rotate:k1=old", wantString: "offertoken.Keyring(k1)", signKID: "k1", signSecret: "old"},
+		{name: "secret holding ':' and '=' in a list", in: "rotate:key_A-1=a:b==", wantString: "offertoken.Keyring(key_A-1)", signKID: "key_A-1", signSecret: "a:b=="},
+		{name: "plain secret with a colon is never split", in: "my key:se:cret", wantString: "offertoken.Keyring(legacy secret)", signSecret: "my key:se:cret"},
 		{name: "kid with dot is plain", in: "k.1:secret", wantString: "offertoken.Keyring(legacy secret)", signSecret: "k.1:secret"},
 		{name: "empty kid is plain", in: ":secret", wantString: "offertoken.Keyring(legacy secret)", signSecret: ":secret"},
-		{name: "one element not kid:secret is plain", in: "k1:a,plain", wantString: "offertoken.Keyring(legacy secret)", signSecret: "k1:a,plain"},
-		{name: "trailing comma is plain", in: "k1:a,", wantString: "offertoken.Keyring(legacy secret)", signSecret: "k1:a,"},
-		{name: "space after comma is plain", in: "k2:new, k1:old", wantString: "offertoken.Keyring(legacy secret)", signSecret: "k2:new, k1:old"},
+		{name: "plain secret with '='", in: "k2=new,k1=old", wantString: "offertoken.Keyring(legacy secret)", signSecret: "k2=new,k1=old"},
+		{name: "prefix not at the start is plain", in: "x rotate:k1=a", wantString: "offertoken.Keyring(legacy secret)", signSecret: "x rotate:k1=a"},
+		{name: "old list form is refused", in: "k2:new,k1:old", wantErr: ErrAmbiguous},
+		{name: "plain secret shaped like the old list is refused", in: "prod:Xy7-secret", wantErr: ErrAmbiguous},
 		{name: "empty", in: "", wantErr: ErrNoSecret},
-		{name: "list entry with empty secret", in: "k2:new,k1:", wantErr: ErrNoSecret},
-		{name: "duplicate kid", in: "k1:a,k1:b", wantErr: errAny},
+		{name: "empty list", in: "rotate:", wantErr: ErrNoSecret},
+		{name: "list entry with empty secret", in: "rotate:k2=new,k1=", wantErr: ErrNoSecret},
+		{name: "list entry without '='", in: "rotate:k2=new,k1:old", wantErr: errAny},
+		{name: "list entry with a bad kid", in: "rotate:k.2=new", wantErr: errAny},
+		{name: "list secret with a space", in: "rotate:k2=new secret", wantErr: errAny},
+		{name: "duplicate kid", in: "rotate:k1=a,k1=b", wantErr: errAny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +73,7 @@ func TestParseKeyring(t *testing.T) {
 var errAny = errors.New("any error")
 
 func TestKeyringNeverPrintsSecrets(t *testing.T) {
-	for _, cfg := range []string{"legacy-secret-value", "k2:new-secret-value,k1:old-secret-value"} {
+	for _, cfg := range []string{"legacy-secret-value", "rotate:k2=new-secret-value,k1=old-secret-value"} {
 		k := mustKeyring(t, cfg)
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 			out := fmt.Sprintf(verb, k)
@@ -85,6 +92,26 @@ func TestEmptyKeyring(t *testing.T) {
 			}
 			if _, err := k.Verify(vectorLegacyMinimal, testNow); !errors.Is(err, ErrNoSecret) {
 				t.Errorf("Verify error = %v, want ErrNoSecret", err)
+			}
+		})
+	}
+}
+
+// TestLinksFromTheOldListFormKeepVerifying checks that links minted while TOKEN_SECRET used
+// the old "kid:secret,…" form (and legacy kid-less links) verify once the same keys are
+// written in the rotate: form.
+func TestLinksFromTheOldListFormKeepVerifying(t *testing.T) {
+	tests := []struct{ name, token, keyring, wantKID string }{
+		{"k2 link minted under k2:new:secret/2,k1:old", vectorRotatedK2, "rotate:k2=new:secret/2,k1=old", "k2"},
+		{"k1 link minted under k1:old", vectorOldK1, "rotate:k2=new:secret/2,k1=old", "k1"},
+		{"legacy link, plain secret", vectorLegacyFull, "legacy-secret", ""},
+		{"legacy link after rotating away from it", vectorLegacyFull, "rotate:k3=newest,legacy=legacy-secret", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			claims, err := mustKeyring(t, tt.keyring).Verify(tt.token, time.UnixMilli(1690000000000))
+			if err != nil || claims.KeyID != tt.wantKID {
+				t.Fatalf("Verify = %+v, %v; want kid %q", claims, err, tt.wantKID)
 			}
 		})
 	}

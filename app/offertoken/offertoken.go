@@ -39,6 +39,7 @@ var (
 	ErrExpired      = errors.New("offertoken: token expired")
 	ErrUnknownKey   = errors.New("offertoken: unknown key id")
 	ErrNoSecret     = errors.New("offertoken: no token secret configured")
+	ErrAmbiguous    = errors.New("offertoken: TOKEN_SECRET is ambiguous")
 )
 
 // Claims is what an offer token asserts.

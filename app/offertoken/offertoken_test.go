@@ -84,13 +84,13 @@ func TestMintMatchesVectors(t *testing.T) {
 		},
 		{
 			name:    "rotation signs with first kid",
-			keyring: "k2:new:secret/2,k1:old",
+			keyring: "rotate:k2=new:secret/2,k1=old",
 			claims:  Claims{CompanyID: "c7", OfferKey: "o?x>", ExpiresAt: time.UnixMilli(1735689600123).UTC(), KeyID: "k2"},
 			want:    vectorRotatedK2,
 		},
 		{
 			name:    "old key",
-			keyring: "k1:old",
+			keyring: "rotate:k1=old",
 			claims:  Claims{CompanyID: "acme-gmbh", ContactID: "ct_42", ExpiresAt: testExpiry, KeyID: "k1"},
 			want:    vectorOldK1,
 		},
@@ -174,7 +174,7 @@ func TestMintRejects(t *testing.T) {
 }
 
 func TestMintRoundTrip(t *testing.T) {
-	k := mustKeyring(t, "k2:new,k1:old")
+	k := mustKeyring(t, "rotate:k2=new,k1=old")
 	want := Claims{
 		CompanyID:   "Müller & Söhne <GmbH>",
 		ContactID:   "ct \"quoted\" \\ /",
@@ -384,22 +384,22 @@ func TestRotation(t *testing.T) {
 		wantKID string
 		wantErr error
 	}{
-		{name: "old k1 token after rotation to k2", token: mintWith(t, "k1:old"), keyring: "k2:new,k1:old", wantKID: "k1"},
-		{name: "old k1 vector after rotation to k2", token: vectorOldK1, keyring: "k2:new,k1:old", wantKID: "k1"},
-		{name: "new k2 token", token: mintWith(t, "k2:new,k1:old"), keyring: "k2:new,k1:old", wantKID: "k2"},
-		{name: "k2 token before k2 is known", token: mintWith(t, "k2:new,k1:old"), keyring: "k1:old", wantErr: ErrUnknownKey},
-		{name: "k1 token after k1 is retired", token: vectorOldK1, keyring: "k2:new", wantErr: ErrUnknownKey},
-		{name: "legacy token against first secret", token: vectorLegacyMinimal, keyring: "k1:legacy-secret,k0:other"},
-		{name: "legacy token when legacy secret is not first", token: vectorLegacyMinimal, keyring: "k2:new,k1:legacy-secret", wantErr: ErrBadSignature},
-		{name: "legacy token against a key marked legacy", token: vectorLegacyMinimal, keyring: "k2:new,legacy:legacy-secret"},
-		{name: "legacy token against one of two legacy keys", token: vectorLegacyMinimal, keyring: "k3:new,legacy-a:other,legacy-b:legacy-secret"},
-		{name: "legacy token not accepted by the current key when legacy keys exist", token: signRaw(t, "new", `{"company_id":"c","expires_at":1700000000000}`), keyring: "k2:new,legacy:legacy-secret", wantErr: ErrBadSignature},
-		{name: "legacy token after the legacy key is retired", token: vectorLegacyMinimal, keyring: "k2:new,legacy:other", wantErr: ErrBadSignature},
-		{name: "token naming the legacy kid", token: signRaw(t, "legacy-secret", `{"company_id":"c","expires_at":1700000000000,"kid":"legacy"}`), keyring: "k2:new,legacy:legacy-secret", wantKID: "legacy"},
+		{name: "old k1 token after rotation to k2", token: mintWith(t, "rotate:k1=old"), keyring: "rotate:k2=new,k1=old", wantKID: "k1"},
+		{name: "old k1 vector after rotation to k2", token: vectorOldK1, keyring: "rotate:k2=new,k1=old", wantKID: "k1"},
+		{name: "new k2 token", token: mintWith(t, "rotate:k2=new,k1=old"), keyring: "rotate:k2=new,k1=old", wantKID: "k2"},
+		{name: "k2 token before k2 is known", token: mintWith(t, "rotate:k2=new,k1=old"), keyring: "rotate:k1=old", wantErr: ErrUnknownKey},
+		{name: "k1 token after k1 is retired", token: vectorOldK1, keyring: "rotate:k2=new", wantErr: ErrUnknownKey},
+		{name: "legacy token against first secret", token: vectorLegacyMinimal, keyring: "rotate:k1=legacy-secret,k0=other"},
+		{name: "legacy token when legacy secret is not first", token: vectorLegacyMinimal, keyring: "rotate:k2=new,k1=legacy-secret", wantErr: ErrBadSignature},
+		{name: "legacy token against a key marked legacy", token: vectorLegacyMinimal, keyring: "rotate:k2=new,legacy=legacy-secret"},
+		{name: "legacy token against one of two legacy keys", token: vectorLegacyMinimal, keyring: "rotate:k3=new,legacy-a=other,legacy-b=legacy-secret"},
+		{name: "legacy token not accepted by the current key when legacy keys exist", token: signRaw(t, "new", `{"company_id":"c","expires_at":1700000000000}`), keyring: "rotate:k2=new,legacy=legacy-secret", wantErr: ErrBadSignature},
+		{name: "legacy token after the legacy key is retired", token: vectorLegacyMinimal, keyring: "rotate:k2=new,legacy=other", wantErr: ErrBadSignature},
+		{name: "token naming the legacy kid", token: signRaw(t, "legacy-secret", `{"company_id":"c","expires_at":1700000000000,"kid":"legacy"}`), keyring: "rotate:k2=new,legacy=legacy-secret", wantKID: "legacy"},
 		{name: "kid token against legacy keyring", token: vectorOldK1, keyring: "old", wantErr: ErrUnknownKey},
-		{name: "unknown kid", token: signRaw(t, "new", `{"company_id":"c","expires_at":1700000000000,"kid":"k9"}`), keyring: "k2:new,k1:old", wantErr: ErrUnknownKey},
-		{name: "signed with k1, payload claims k2", token: signRaw(t, "old", `{"company_id":"c","expires_at":1700000000000,"kid":"k2"}`), keyring: "k2:new,k1:old", wantErr: ErrBadSignature},
-		{name: "signed with k2, payload claims k1", token: signRaw(t, "new", `{"company_id":"c","expires_at":1700000000000,"kid":"k1"}`), keyring: "k2:new,k1:old", wantErr: ErrBadSignature},
+		{name: "unknown kid", token: signRaw(t, "new", `{"company_id":"c","expires_at":1700000000000,"kid":"k9"}`), keyring: "rotate:k2=new,k1=old", wantErr: ErrUnknownKey},
+		{name: "signed with k1, payload claims k2", token: signRaw(t, "old", `{"company_id":"c","expires_at":1700000000000,"kid":"k2"}`), keyring: "rotate:k2=new,k1=old", wantErr: ErrBadSignature},
+		{name: "signed with k2, payload claims k1", token: signRaw(t, "new", `{"company_id":"c","expires_at":1700000000000,"kid":"k1"}`), keyring: "rotate:k2=new,k1=old", wantErr: ErrBadSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
