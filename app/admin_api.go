@@ -27,8 +27,8 @@ func (s *Server) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request,
 	}
 	f := store.FeedFilter{CompanyID: strings.TrimSpace(q.Get("company_id")), ContactID: strings.TrimSpace(q.Get("contact_id")),
 		Source: q.Get("source"), EventName: strings.TrimSpace(q.Get("event_name")), Limit: limit + 1}
-	if f.Source != "" && !slices.Contains(eventSources, f.Source) {
-		err = invalidf("source must be one of %s", strings.Join(eventSources, ", "))
+	if f.Source != "" && !slices.Contains(eventSources(), f.Source) {
+		err = invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
 	}
 	if err == nil {
 		f.From, err = queryTime(q, "from")
@@ -170,3 +170,12 @@ func (s *Server) handleAPICompanyContacts(w http.ResponseWriter, r *http.Request
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"contacts": contacts})
 }
+
+// The JSON twins of the admin pages: a session of the route's role or the bearer token.
+var _ = declareAdminRoutes(
+	adminRoute{method: http.MethodGet, path: "/api/admin/engagement-feed", role: roleStaff, api: true, handle: (*Server).handleAPIEngagementFeed},
+	adminRoute{method: http.MethodGet, path: "/api/admin/suggestions", role: roleStaff, api: true, handle: (*Server).handleAPISuggestions},
+	adminRoute{method: http.MethodPost, path: "/api/admin/outbox/retry", role: roleStaff, api: true, handle: (*Server).handleAPIOutboxRetry},
+	adminRoute{method: http.MethodGet, path: "/api/admin/companies", role: roleStaff, api: true, handle: (*Server).handleAPICompanies},
+	adminRoute{method: http.MethodGet, path: "/api/admin/companies/:id/contacts", role: roleStaff, api: true, handle: (*Server).handleAPICompanyContacts},
+)

@@ -82,8 +82,9 @@ func withPrincipal(r *http.Request, p *principal) *http.Request {
 }
 
 // requireAdminAPI guards a JSON admin route: cross-origin browser writes are refused (403),
-// then the caller needs the ADMIN_API_TOKEN as a bearer token or a signed-in session (401).
-func (s *Server) requireAdminAPI(h http.Handler) http.Handler {
+// then the caller needs the ADMIN_API_TOKEN as a bearer token or a signed-in session (401),
+// and a session needs the route's role (403 with deny). The token acts as an admin.
+func (s *Server) requireAdminAPI(need role, deny string, h http.Handler) http.Handler {
 	return s.admin.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok := bearerToken(r); tok != "" {
 			if !s.checkGuessedSecret(w, r, "api-token", tok, s.cfg.AdminAPIToken, "invalid API token") {
@@ -100,6 +101,10 @@ func (s *Server) requireAdminAPI(h http.Handler) http.Handler {
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="technifold admin"`)
 			writeErrorMessage(w, http.StatusUnauthorized, "authentication required: sign in or send Authorization: Bearer <ADMIN_API_TOKEN>")
+			return
+		}
+		if !need.allows(p) {
+			writeErrorMessage(w, http.StatusForbidden, denyText(deny))
 			return
 		}
 		s.serveAudited(w, withPrincipal(r, p), h)
@@ -129,9 +134,9 @@ func (s *Server) serveAudited(w http.ResponseWriter, r *http.Request, h http.Han
 }
 
 // requireAdminPage guards an admin page: cross-origin browser writes are refused (403), a
-// request without a live session is sent to the sign-in page (and back afterwards), and
-// adminOnly pages answer 403 to staff.
-func (s *Server) requireAdminPage(adminOnly bool, h http.Handler) http.Handler {
+// request without a live session is sent to the sign-in page (and back afterwards), and a
+// caller without the route's role is answered 403 with deny.
+func (s *Server) requireAdminPage(need role, deny string, h http.Handler) http.Handler {
 	return s.admin.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.sessionFromRequest(r)
 		if err != nil {
@@ -147,12 +152,20 @@ func (s *Server) requireAdminPage(adminOnly bool, h http.Handler) http.Handler {
 			http.Redirect(w, r, loginURL(next), http.StatusSeeOther)
 			return
 		}
-		if adminOnly && !p.IsAdmin() {
-			s.renderStatus(w, withPrincipal(r, p), http.StatusForbidden, "Only admins can manage users.")
+		if !need.allows(p) {
+			s.renderStatus(w, withPrincipal(r, p), http.StatusForbidden, denyText(deny))
 			return
 		}
 		h.ServeHTTP(w, withPrincipal(r, p))
 	}))
+}
+
+// denyText is what a caller without a route's role is told.
+func denyText(deny string) string {
+	if deny == "" {
+		return "Only admins can do this."
+	}
+	return deny
 }
 
 // loginURL is the sign-in page, returning to next afterwards.

@@ -66,7 +66,7 @@ func seedShowcase(t *testing.T, e *adminEnv) showcase {
 				return err
 			}
 		}
-		for i, name := range []string{"checkout_started", "checkout_completed", "charge_refunded"} {
+		for i, name := range []store.EventName{"checkout_started", "checkout_completed", "charge_refunded"} {
 			for j := range []int{24, 15, 2}[i] {
 				if _, _, err := tx.InsertEvent(ctx, store.Event{Source: "stripe", SourceEventID: fmt.Sprintf("showcase-%s-%d", name, j),
 					Name: name, CompanyID: companies[j%len(companies)],
@@ -308,7 +308,7 @@ func TestAdminInBrowser(t *testing.T) {
 		}
 		var jobs int
 		_ = e.db.Read().QueryRow(`SELECT count(*) FROM outbox WHERE job_type = ? AND company_id = ?`,
-			JobSendOfferEmail, sc.offerCompany).Scan(&jobs)
+			store.JobSendOfferEmail, sc.offerCompany).Scan(&jobs)
 		if jobs != sc.offerContacts {
 			t.Fatalf("%d send_offer_email jobs, want %d", jobs, sc.offerContacts)
 		}

@@ -35,7 +35,7 @@ type dashboardPage struct {
 }
 
 type statusCount struct {
-	Status string
+	Status store.JobStatus
 	N      int
 }
 
@@ -68,12 +68,13 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httpr
 		s.renderError(w, r, err)
 		return
 	}
-	counts, err := s.db.EventNameCounts(ctx, now.AddDate(0, 0, -7), "checkout_started", "checkout_completed", "charge_refunded")
+	started, completed, refunded := string(store.EventCheckoutStarted), string(store.EventCheckoutCompleted), string(store.EventChargeRefunded)
+	counts, err := s.db.EventNameCounts(ctx, now.AddDate(0, 0, -7), started, completed, refunded)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	d.Funnel = funnel{Started: counts["checkout_started"], Completed: counts["checkout_completed"], Refunded: counts["charge_refunded"]}
+	d.Funnel = funnel{Started: counts[started], Completed: counts[completed], Refunded: counts[refunded]}
 	days, err := s.db.DailyRevenue(ctx, startOfDay(now).AddDate(0, 0, -29))
 	if err != nil {
 		s.renderError(w, r, err)
@@ -85,7 +86,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httpr
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", d)
+	s.render(w, r, http.StatusOK, pageDashboard, "Dashboard", d)
 }
 
 // outboxSummary counts jobs by status (lifecycle order) and lists the newest dead and failed.
@@ -94,8 +95,8 @@ func (s *Server) outboxSummary(ctx context.Context) ([]statusCount, []store.Job,
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]statusCount, 0, len(store.JobStatuses))
-	for _, st := range store.JobStatuses {
+	out := make([]statusCount, 0, len(store.JobStatuses()))
+	for _, st := range store.JobStatuses() {
 		n := 0
 		for _, c := range counts[st] {
 			n += c
@@ -103,7 +104,7 @@ func (s *Server) outboxSummary(ctx context.Context) ([]statusCount, []store.Job,
 		out = append(out, statusCount{Status: st, N: n})
 	}
 	var problems []store.Job
-	for _, st := range []string{store.JobDead, store.JobFailed} {
+	for _, st := range []store.JobStatus{store.JobDead, store.JobFailed} {
 		jobs, err := s.db.ListJobs(ctx, store.JobFilter{Status: st, Limit: 10})
 		if err != nil {
 			return nil, nil, err
@@ -355,3 +356,16 @@ func formatMoneyWhole(amount int64, currency string) string {
 	}
 	return s
 }
+
+// The dashboard, and its replication and Zoho-alert actions (admin only).
+var (
+	pageDashboard = declarePage(adminPage{key: pageKey{"dashboard"}, nav: "Dashboard", navPath: "/admin", navOrder: 10, navRole: roleStaff})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin", role: roleStaff, handle: (*Server).handleDashboard},
+		adminRoute{method: http.MethodPost, path: "/admin/replication/sync", role: roleAdmin,
+			deny: "Only admins can act on replication.", handle: (*Server).handleReplicationSync},
+		adminRoute{method: http.MethodPost, path: "/admin/alerts/zoho/clear", role: roleAdmin,
+			deny: "Only admins can change integration settings.", handle: (*Server).handleZohoAlertClear},
+	)
+)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,14 +21,17 @@ import (
 // timelinePageSize is how many events a timeline page shows.
 const timelinePageSize = 50
 
-// eventSources are engagement_events.source values, for the timeline's filter.
-var eventSources = []string{"stripe", "zoho", "web", "admin", "system"}
+// eventSources are engagement_events.source values (declared in store), for the filters.
+func eventSources() []string { return store.EventSources() }
 
-// knownEventNames are the event names the timeline describes, for its filter.
-var knownEventNames = []string{"checkout_started", "checkout_completed", "checkout_expired", "async_payment_succeeded",
-	"async_payment_failed", "payment_succeeded", "payment_failed", "invoice_paid", "charge_refunded", "offer_view",
-	"offer_email_sent", "email_opened", "email_clicked", "email_bounced", "email_unsubscribed", "email_resubscribed",
-	"campaign_sent", "form_submitted", "webinar_registered", "deal_created", "deal_won"}
+// knownEventNames are the event names the timeline describes (declared in store), for its filter.
+func knownEventNames() []string {
+	var out []string
+	for _, e := range store.EventNames() {
+		out = append(out, string(e.Name))
+	}
+	return out
+}
 
 // timelineQuery is the timeline's filter form, as typed.
 type timelineQuery struct {
@@ -52,8 +56,8 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 	tq := timelineQuery{Company: strings.TrimSpace(q.Get("company")), Contact: strings.TrimSpace(q.Get("contact")),
 		Source: q.Get("source"), Event: strings.TrimSpace(q.Get("event")), From: q.Get("from"), To: q.Get("to")}
 	f := store.FeedFilter{CompanyID: tq.Company, ContactID: tq.Contact, Source: tq.Source, EventName: tq.Event}
-	if f.Source != "" && !slices.Contains(eventSources, f.Source) {
-		return f, tq, invalidf("source must be one of %s", strings.Join(eventSources, ", "))
+	if f.Source != "" && !slices.Contains(eventSources(), f.Source) {
+		return f, tq, invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
 	}
 	if strings.Contains(f.ContactID, "@") {
 		k, err := s.db.FindContactByEmail(ctx, f.ContactID)
@@ -82,7 +86,7 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := timelinePage{Sources: eventSources, EventNames: knownEventNames}
+	page := timelinePage{Sources: eventSources(), EventNames: knownEventNames()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
 	page.Q = tq
 	if err != nil {
@@ -92,7 +96,7 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httpro
 			return
 		}
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, status, "timeline", "Timeline", page)
+		s.render(w, r, status, pageTimeline, "Timeline", page)
 		return
 	}
 	f.Limit = timelinePageSize + 1
@@ -109,24 +113,39 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httpro
 		page.NewestURL = withQuery("/admin/timeline", q, "after", "")
 	}
 	page.Events = events
-	s.render(w, r, http.StatusOK, "timeline", "Timeline", page)
+	s.render(w, r, http.StatusOK, pageTimeline, "Timeline", page)
 }
 
 // suggestionsPageSize is how many suggestions a page shows.
 const suggestionsPageSize = 50
 
-// offerKeys are the offers staff can send or link from a suggestion.
-var offerKeys = []string{"reorder", "winback", "new_tool", "portal"}
+// offerKeyFor is the offer that answers a suggestion's action type (declared in store); an
+// unknown type is an error, never a silent default.
+func offerKeyFor(actionType string) (string, error) {
+	a, err := store.LookupActionType(actionType)
+	return a.OfferKey, err
+}
 
-// offerKeyFor is the offer that answers a suggestion's action type.
-func offerKeyFor(actionType string) string {
-	switch actionType {
-	case "reorder_reminder":
-		return "reorder"
-	case "engagement_needed":
-		return "winback"
+// suggestionViews pairs each suggestion with the offer that answers it.
+func suggestionViews(items []store.Suggestion) ([]suggestionView, error) {
+	var out []suggestionView
+	for _, it := range items {
+		key, err := offerKeyFor(it.ActionType)
+		if err != nil {
+			return nil, fmt.Errorf("suggestion for %s: %w", it.CompanyID, err)
+		}
+		out = append(out, suggestionView{Suggestion: it, OfferKey: key})
 	}
-	return "portal"
+	return out, nil
+}
+
+// actionTypeNames lists the declared suggestion action types, for the filter.
+func actionTypeNames() []string {
+	var out []string
+	for _, a := range store.ActionTypes() {
+		out = append(out, string(a.Type))
+	}
+	return out
 }
 
 type suggestionsPage struct {
@@ -161,8 +180,8 @@ type mintedLink struct {
 }
 
 func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
-	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys,
-		Actions: []string{"reorder_reminder", "engagement_needed", "portal_invite"}, Back: q.Encode()}
+	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys(),
+		Actions: actionTypeNames(), Back: q.Encode()}
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
@@ -187,10 +206,8 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 	if offset > 0 {
 		page.PrevURL = withQuery("/admin/suggestions", q, "offset", strconv.Itoa(max(0, offset-suggestionsPageSize)))
 	}
-	for _, it := range items {
-		page.Items = append(page.Items, suggestionView{Suggestion: it, OfferKey: offerKeyFor(it.ActionType)})
-	}
-	return page, nil
+	page.Items, err = suggestionViews(items)
+	return page, err
 }
 
 func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -199,7 +216,7 @@ func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ htt
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "suggestions", "Suggestions", page)
+	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 
 // offerKeyring parses TOKEN_SECRET for minting links from the admin UI.
@@ -224,7 +241,9 @@ func offerForm(w http.ResponseWriter, r *http.Request) (companyID, offerKey stri
 		return "", "", invalidf("company_id is required")
 	}
 	if offerKey == "" {
-		offerKey = offerKeyFor(r.PostForm.Get("action_type"))
+		if offerKey, err = offerKeyFor(r.PostForm.Get("action_type")); err != nil {
+			return "", "", invalidf("offer_key or a known action_type is required")
+		}
 	}
 	if len(offerKey) > 100 {
 		return "", "", invalidf("offer_key: at most 100 characters")
@@ -265,19 +284,19 @@ func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ 
 	}
 	page.Link = &mintedLink{CompanyID: co.ID, CompanyName: co.Name, OfferKey: offerKey,
 		URL: strings.TrimRight(s.cfg.BaseURL, "/") + "/x/" + token, ExpiresAt: now.Add(offertoken.DefaultTTL)}
-	s.render(w, r, http.StatusOK, "suggestions", "Suggestions", page)
+	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 
 // handleSuggestionSend queues the offer e-mail to the company's consenting contacts through
 // SendOffers and shows who gets it and who does not.
 func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if f := offerEmailFeature(s.cfg); !f.On() {
+		s.renderStatus(w, r, http.StatusServiceUnavailable, "Sending offers is not available: "+f.Why()+".")
+		return
+	}
 	companyID, offerKey, err := offerForm(w, r)
 	if err != nil {
 		s.renderError(w, r, err)
-		return
-	}
-	if f := offerEmailFeature(s.cfg); !f.On() {
-		s.renderStatus(w, r, http.StatusServiceUnavailable, "Sending offers is not available: "+f.Why()+".")
 		return
 	}
 	ctx := r.Context()
@@ -296,7 +315,7 @@ func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ 
 		return
 	}
 	page.Report, page.ReportFrom = &rep, companyID
-	s.render(w, r, http.StatusOK, "suggestions", "Suggestions", page)
+	s.render(w, r, http.StatusOK, pageSuggestions, "Suggestions", page)
 }
 
 // backQuery is the query of the suggestions page a form was posted from (its "back" field), so
@@ -345,7 +364,7 @@ func (s *Server) handleCompanies(w http.ResponseWriter, r *http.Request, _ httpr
 	if offset > 0 {
 		page.PrevURL = withQuery("/admin/companies", q, "offset", strconv.Itoa(max(0, offset-companiesPageSize)))
 	}
-	s.render(w, r, http.StatusOK, "companies", "Companies", page)
+	s.render(w, r, http.StatusOK, pageCompanies, "Companies", page)
 }
 
 type companyPage struct {
@@ -389,8 +408,9 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 	all, _, ready := s.admin.suggestions.peek()
 	page.SuggestionsPending = !ready
 	sugg, _ := suggestionQuery{CompanyID: id, Limit: 10}.pick(all)
-	for _, it := range sugg {
-		page.Suggestions = append(page.Suggestions, suggestionView{Suggestion: it, OfferKey: offerKeyFor(it.ActionType)})
+	if page.Suggestions, err = suggestionViews(sugg); err != nil {
+		s.renderError(w, r, err)
+		return
 	}
 	if page.Payload, err = s.db.GetConsumablePayload(ctx, id); err != nil {
 		s.renderError(w, r, err)
@@ -399,12 +419,29 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 	page.PayloadJSON = prettyJSON(map[string]any{"company_id": page.Payload.CompanyID, "currency": page.Payload.Currency,
 		"reorder_items": page.Payload.ReorderItems, "by_tool_tabs": page.Payload.ByToolTabs})
 	page.HasZoho = s.cfg.ZohoOrganizationID != ""
-	page.OfferKeys = offerKeys
+	page.OfferKeys = offerKeys()
 	if f := offerEmailFeature(s.cfg); !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
 	if _, err := s.offerKeyring(); err != nil {
 		page.LinkNote = "Offer links are not available: " + err.Error() + "."
 	}
-	s.render(w, r, http.StatusOK, "company", page.Company.Name, page)
+	s.render(w, r, http.StatusOK, pageCompany, page.Company.Name, page)
 }
+
+// The engagement pages and their offer actions (staff may send offers and mint links).
+var (
+	pageTimeline    = declarePage(adminPage{key: pageKey{"timeline"}, nav: "Timeline", navPath: "/admin/timeline", navOrder: 20, navRole: roleStaff})
+	pageSuggestions = declarePage(adminPage{key: pageKey{"suggestions"}, nav: "Suggestions", navPath: "/admin/suggestions", navOrder: 30, navRole: roleStaff})
+	pageCompanies   = declarePage(adminPage{key: pageKey{"companies"}, nav: "Companies", navPath: "/admin/companies", navOrder: 40, navRole: roleStaff})
+	pageCompany     = declarePage(adminPage{key: pageKey{"company"}})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin/timeline", role: roleStaff, handle: (*Server).handleTimeline},
+		adminRoute{method: http.MethodGet, path: "/admin/suggestions", role: roleStaff, handle: (*Server).handleSuggestions},
+		adminRoute{method: http.MethodPost, path: "/admin/suggestions/send", role: roleStaff, handle: (*Server).handleSuggestionSend},
+		adminRoute{method: http.MethodPost, path: "/admin/suggestions/link", role: roleStaff, handle: (*Server).handleSuggestionLink},
+		adminRoute{method: http.MethodGet, path: "/admin/companies", role: roleStaff, handle: (*Server).handleCompanies},
+		adminRoute{method: http.MethodGet, path: "/admin/companies/:id", role: roleStaff, handle: (*Server).handleCompany},
+	)
+)

@@ -34,7 +34,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, _ httpr
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", "Sign in", loginPage{Next: r.URL.Query().Get("next")})
+	s.render(w, r, http.StatusOK, pageLogin, "Sign in", loginPage{Next: r.URL.Query().Get("next")})
 }
 
 // handleLogin reserves the attempt's slots in the sign-in windows (auth_throttle.go), then checks
@@ -60,7 +60,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 		setRetryAfter(w, wait)
 		page.Message = "Too many failed sign-in attempts. Wait " + strconv.Itoa(int(math.Ceil(wait.Minutes()))) +
 			" minute(s) and try again, or ask an admin to check your account."
-		s.render(w, r, http.StatusTooManyRequests, "login", "Sign in", page)
+		s.render(w, r, http.StatusTooManyRequests, pageLogin, "Sign in", page)
 		return
 	}
 	user, err := s.authenticate(ctx, email, password)
@@ -74,7 +74,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 			s.logger.Error("audit failed login", "error", err)
 		}
 		page.Message = "Wrong e-mail or password."
-		s.render(w, r, http.StatusUnauthorized, "login", "Sign in", page)
+		s.render(w, r, http.StatusUnauthorized, pageLogin, "Sign in", page)
 		return
 	}
 	att.release() // a success, or a password never checked
@@ -151,7 +151,7 @@ func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request, _ httpr
 		s.renderStatus(w, r, http.StatusGone, setupInvalid)
 		return
 	}
-	s.render(w, r, http.StatusOK, "setup", "Create the first admin", setupPage{Token: token})
+	s.render(w, r, http.StatusOK, pageSetup, "Create the first admin", setupPage{Token: token})
 }
 
 // handleSetup creates the first admin from the one-time link, consuming the token in the same
@@ -166,13 +166,13 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request, _ httproute
 	page := setupPage{Token: f.Get("token"), Email: strings.TrimSpace(f.Get("email"))}
 	if f.Get("password") != f.Get("confirm") {
 		page.Message = "The two passwords differ."
-		s.render(w, r, http.StatusBadRequest, "setup", "Create the first admin", page)
+		s.render(w, r, http.StatusBadRequest, pageSetup, "Create the first admin", page)
 		return
 	}
 	hash, err := hashPassword(f.Get("password"))
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, http.StatusBadRequest, "setup", "Create the first admin", page)
+		s.render(w, r, http.StatusBadRequest, pageSetup, "Create the first admin", page)
 		return
 	}
 	var cookie *http.Cookie
@@ -195,7 +195,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request, _ httproute
 	case "":
 	case store.EINVALID:
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, http.StatusBadRequest, "setup", "Create the first admin", page)
+		s.render(w, r, http.StatusBadRequest, pageSetup, "Create the first admin", page)
 		return
 	case store.EUNAUTHORIZED, store.ECONFLICT:
 		s.renderStatus(w, r, http.StatusGone, setupInvalid)
@@ -207,3 +207,17 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request, _ httproute
 	http.SetCookie(w, cookie)
 	s.redirectNotice(w, r, "/admin", "Welcome! Your admin account is ready.")
 }
+
+// Sign-in and first-admin setup are public; signing out needs a session.
+var (
+	pageLogin = declarePage(adminPage{key: pageKey{"login"}})
+	pageSetup = declarePage(adminPage{key: pageKey{"setup"}})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin/login", role: rolePublic, handle: (*Server).handleLoginForm},
+		adminRoute{method: http.MethodPost, path: "/admin/login", role: rolePublic, handle: (*Server).handleLogin},
+		adminRoute{method: http.MethodGet, path: "/admin/setup", role: rolePublic, handle: (*Server).handleSetupForm},
+		adminRoute{method: http.MethodPost, path: "/admin/setup", role: rolePublic, handle: (*Server).handleSetup},
+		adminRoute{method: http.MethodPost, path: "/admin/logout", role: roleStaff, handle: (*Server).handleLogout},
+	)
+)

@@ -17,7 +17,14 @@ import (
 
 // The operations pages: orders, the outbox and its jobs, webhook deliveries.
 
-var orderStatuses = []string{"pending", "paid", "failed", "cancelled", "expired"}
+// orderStatuses are the order statuses (declared in store), for the orders filter.
+func orderStatuses() []string {
+	var out []string
+	for _, st := range store.OrderStatuses() {
+		out = append(out, string(st))
+	}
+	return out
+}
 
 type ordersPage struct {
 	Status, Company, From, To string
@@ -36,11 +43,11 @@ const ordersPageSize = 50
 func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	page := ordersPage{Status: q.Get("status"), Company: strings.TrimSpace(q.Get("company")), From: q.Get("from"),
-		To: q.Get("to"), Statuses: orderStatuses, HasZoho: s.cfg.ZohoOrganizationID != ""}
+		To: q.Get("to"), Statuses: orderStatuses(), HasZoho: s.cfg.ZohoOrganizationID != ""}
 	f := store.AdminOrderFilter{Status: page.Status, CompanyID: page.Company, Limit: ordersPageSize + 1}
 	var err error
-	if f.Status != "" && !slices.Contains(orderStatuses, f.Status) {
-		err = invalidf("status must be one of %s", strings.Join(orderStatuses, ", "))
+	if f.Status != "" && !slices.Contains(orderStatuses(), f.Status) {
+		err = invalidf("status must be one of %s", strings.Join(orderStatuses(), ", "))
 	}
 	if err == nil {
 		f.From, err = queryDate(q, "from", false)
@@ -53,7 +60,7 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, statusOf(err), "orders", "Orders", page)
+		s.render(w, r, statusOf(err), pageOrders, "Orders", page)
 		return
 	}
 	ctx := r.Context()
@@ -72,26 +79,27 @@ func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprout
 	if f.After.OrderID != "" {
 		page.NewestURL = withQuery("/admin/orders", q, "after", "")
 	}
-	s.render(w, r, http.StatusOK, "orders", "Orders", page)
+	s.render(w, r, http.StatusOK, pageOrders, "Orders", page)
 }
 
 type outboxPage struct {
-	Status, Type string
-	Statuses     []string
-	Types        []string
-	Counts       []outboxTypeCounts
-	Totals       []int
-	Jobs         []store.Job
-	NextURL      string
-	NewestURL    string
-	Message      string
+	Status    store.JobStatus
+	Type      string
+	Statuses  []store.JobStatus
+	Types     []string
+	Counts    []outboxTypeCounts
+	Totals    []int
+	Jobs      []store.Job
+	NextURL   string
+	NewestURL string
+	Message   string
 }
 
 func (p outboxPage) errorText() string { return p.Message }
 
 type outboxTypeCounts struct {
 	Type   string
-	Counts []int // in store.JobStatuses order
+	Counts []int // in store.JobStatuses() order
 }
 
 const outboxPageSize = 50
@@ -99,7 +107,7 @@ const outboxPageSize = 50
 func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	page := outboxPage{Status: q.Get("status"), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses}
+	page := outboxPage{Status: store.JobStatus(q.Get("status")), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses()}
 	counts, err := s.db.JobCounts(ctx)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -120,7 +128,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 	before, err := queryInt(q, "before", 0, 0, 1<<62)
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, http.StatusBadRequest, "outbox", "Outbox", page)
+		s.render(w, r, http.StatusBadRequest, pageOutbox, "Outbox", page)
 		return
 	}
 	jobs, err := s.db.ListJobs(ctx, store.JobFilter{Status: page.Status, Type: page.Type, BeforeID: int64(before),
@@ -128,7 +136,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 	if err != nil {
 		if store.ErrorCode(err) == store.EINVALID {
 			page.Message = store.ErrorMessage(err)
-			s.render(w, r, http.StatusBadRequest, "outbox", "Outbox", page)
+			s.render(w, r, http.StatusBadRequest, pageOutbox, "Outbox", page)
 			return
 		}
 		s.renderError(w, r, err)
@@ -142,17 +150,17 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 		page.NewestURL = withQuery("/admin/outbox", q, "before", "")
 	}
 	page.Jobs = jobs
-	s.render(w, r, http.StatusOK, "outbox", "Outbox", page)
+	s.render(w, r, http.StatusOK, pageOutbox, "Outbox", page)
 }
 
 // outboxCountTable lays JobCounts out as one row per job type, a column per status.
-func outboxCountTable(counts map[string]map[string]int) ([]outboxTypeCounts, []int) {
+func outboxCountTable(counts map[store.JobStatus]map[string]int) ([]outboxTypeCounts, []int) {
 	byType := map[string][]int{}
-	totals := make([]int, len(store.JobStatuses))
-	for i, st := range store.JobStatuses {
+	totals := make([]int, len(store.JobStatuses()))
+	for i, st := range store.JobStatuses() {
 		for typ, n := range counts[st] {
 			if byType[typ] == nil {
-				byType[typ] = make([]int, len(store.JobStatuses))
+				byType[typ] = make([]int, len(store.JobStatuses()))
 			}
 			byType[typ][i] += n
 			totals[i] += n
@@ -194,7 +202,7 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request, ps httprouter
 	page := jobPage{Job: job,
 		CanRetry:  job.Status == store.JobFailed || job.Status == store.JobDead,
 		CanCancel: job.Status == store.JobPending || job.Status == store.JobFailed || job.Status == store.JobDead}
-	s.render(w, r, http.StatusOK, "job", fmt.Sprintf("Job #%d", job.ID), page)
+	s.render(w, r, http.StatusOK, pageJob, fmt.Sprintf("Job #%d", job.ID), page)
 }
 
 // retryJob makes a failed or dead job due now and records who did it, in one transaction,
@@ -273,7 +281,7 @@ func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httpro
 	before, err := queryInt(q, "before", 0, 0, 1<<62)
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, http.StatusBadRequest, "webhooks", "Webhook deliveries", page)
+		s.render(w, r, http.StatusBadRequest, pageWebhooks, "Webhook deliveries", page)
 		return
 	}
 	list, err := s.db.ListAdminDeliveries(r.Context(), store.AdminDeliveryFilter{Provider: page.Provider,
@@ -290,7 +298,7 @@ func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httpro
 		page.NewestURL = withQuery("/admin/webhooks", q, "before", "")
 	}
 	page.Deliveries = list
-	s.render(w, r, http.StatusOK, "webhooks", "Webhook deliveries", page)
+	s.render(w, r, http.StatusOK, pageWebhooks, "Webhook deliveries", page)
 }
 
 type webhookPage struct {
@@ -332,7 +340,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request, ps httpro
 	}
 	page := webhookPage{Delivery: d, BodyJSON: prettyJSON(d.Body)}
 	page.CanReplay, page.Why = replayable(d)
-	s.render(w, r, http.StatusOK, "webhook", fmt.Sprintf("Webhook delivery #%d", d.ID), page)
+	s.render(w, r, http.StatusOK, pageWebhook, fmt.Sprintf("Webhook delivery #%d", d.ID), page)
 }
 
 // handleWebhookReplay feeds a stored Stripe delivery's body through the same code path as the
@@ -374,3 +382,28 @@ func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps 
 	}
 	s.redirectNotice(w, r, fmt.Sprintf("/admin/webhooks/%d", id), msg)
 }
+
+// The operations pages: staff read them and retry failed jobs; cancelling jobs, running the
+// outbox and replaying webhooks are for admins.
+var (
+	pageOrders   = declarePage(adminPage{key: pageKey{"orders"}, nav: "Orders", navPath: "/admin/orders", navOrder: 50, navRole: roleStaff})
+	pageOutbox   = declarePage(adminPage{key: pageKey{"outbox"}, nav: "Outbox", navPath: "/admin/outbox", navOrder: 60, navRole: roleStaff})
+	pageJob      = declarePage(adminPage{key: pageKey{"job"}})
+	pageWebhooks = declarePage(adminPage{key: pageKey{"webhooks"}, nav: "Webhooks", navPath: "/admin/webhooks", navOrder: 70, navRole: roleStaff})
+	pageWebhook  = declarePage(adminPage{key: pageKey{"webhook"}})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin/orders", role: roleStaff, handle: (*Server).handleOrders},
+		adminRoute{method: http.MethodGet, path: "/admin/outbox", role: roleStaff, handle: (*Server).handleOutbox},
+		adminRoute{method: http.MethodPost, path: "/admin/outbox/run", role: roleAdmin,
+			deny: "Only admins can run the outbox.", handle: (*Server).handleOutboxRunNow},
+		adminRoute{method: http.MethodGet, path: "/admin/jobs/:id", role: roleStaff, handle: (*Server).handleJob},
+		adminRoute{method: http.MethodPost, path: "/admin/jobs/:id/retry", role: roleStaff, handle: (*Server).handleJobRetry},
+		adminRoute{method: http.MethodPost, path: "/admin/jobs/:id/cancel", role: roleAdmin,
+			deny: "Only admins can cancel jobs.", handle: (*Server).handleJobCancel},
+		adminRoute{method: http.MethodGet, path: "/admin/webhooks", role: roleStaff, handle: (*Server).handleWebhooks},
+		adminRoute{method: http.MethodGet, path: "/admin/webhooks/:id", role: roleStaff, handle: (*Server).handleWebhook},
+		adminRoute{method: http.MethodPost, path: "/admin/webhooks/:id/replay", role: roleAdmin,
+			deny: "Only admins can replay webhooks.", handle: (*Server).handleWebhookReplay},
+	)
+)

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/technifold/technifold/app/zohobooks"
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
@@ -27,7 +25,7 @@ import (
 
 // adminUI is the admin pages' shared state.
 type adminUI struct {
-	pages       map[string]*template.Template // by page name, each with the layout
+	pages       map[pageKey]*template.Template // by declared page, each with the layout
 	cop         *http.CrossOriginProtection
 	guesses     *guessThrottle // sign-ins, bearer tokens, cron secrets (auth_throttle.go)
 	devices     deviceKeyring  // key of the device cookies (admin_device.go)
@@ -41,22 +39,15 @@ func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse admin layout: %w", err)
 	}
-	names, err := fs.Glob(ui.FS, "templates/admin_*.html")
-	if err != nil {
-		return nil, err
-	}
-	a := &adminUI{pages: map[string]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
+	a := &adminUI{pages: map[pageKey]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
 		guesses: newGuessThrottle(guessWindow)}
-	for _, name := range names {
-		page := strings.TrimSuffix(strings.TrimPrefix(name, "templates/admin_"), ".html")
-		if page == "layout" {
-			continue
-		}
+	for _, page := range declaredPages() {
+		name := pageTemplate(page.key)
 		t, err := template.Must(base.Clone()).ParseFS(ui.FS, name)
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", name, err)
+			return nil, fmt.Errorf("admin page %s: parse %s: %w", page.key, name, err)
 		}
-		a.pages[page] = t
+		a.pages[page.key] = t
 	}
 	static, err := fs.Sub(ui.FS, "static")
 	if err != nil {
@@ -70,69 +61,24 @@ func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
 	return a, nil
 }
 
-// adminRoutes registers the admin pages and the admin JSON API.
+// adminRoutes registers the admin pages, their actions and the admin JSON API: every route
+// declared with declareAdminRoutes (each page's file declares its own), and the static files.
 func (s *Server) adminRoutes() {
-	page := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
-		s.handle(method, route, s.requireAdminPage(false, withParams(h)))
-	}
-	adminOnly := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
-		s.handle(method, route, s.requireAdminPage(true, withParams(h)))
-	}
-	public := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
-		s.handle(method, route, s.admin.cop.Handler(withParams(h)))
-	}
 	s.admin.suggestions = newSuggestionCache(s.db)
 	s.handle(http.MethodGet, "/admin/static/*filepath", s.admin.static)
-	public(http.MethodGet, "/admin/login", s.handleLoginForm)
-	public(http.MethodPost, "/admin/login", s.handleLogin)
-	public(http.MethodGet, "/admin/setup", s.handleSetupForm)
-	public(http.MethodPost, "/admin/setup", s.handleSetup)
-	page(http.MethodPost, "/admin/logout", s.handleLogout)
-
-	page(http.MethodGet, "/admin", s.handleDashboard)
-	page(http.MethodPost, "/admin/replication/sync", s.handleReplicationSync)
-	page(http.MethodPost, "/admin/alerts/zoho/clear", s.handleZohoAlertClear)
-	page(http.MethodGet, "/admin/timeline", s.handleTimeline)
-	page(http.MethodGet, "/admin/suggestions", s.handleSuggestions)
-	page(http.MethodPost, "/admin/suggestions/send", s.handleSuggestionSend)
-	page(http.MethodPost, "/admin/suggestions/link", s.handleSuggestionLink)
-	page(http.MethodGet, "/admin/companies", s.handleCompanies)
-	page(http.MethodGet, "/admin/companies/:id", s.handleCompany)
-	page(http.MethodGet, "/admin/orders", s.handleOrders)
-	page(http.MethodGet, "/admin/outbox", s.handleOutbox)
-	page(http.MethodPost, "/admin/outbox/run", s.handleOutboxRunNow)
-	page(http.MethodGet, "/admin/jobs/:id", s.handleJob)
-	page(http.MethodPost, "/admin/jobs/:id/retry", s.handleJobRetry)
-	page(http.MethodPost, "/admin/jobs/:id/cancel", s.handleJobCancel)
-	page(http.MethodGet, "/admin/webhooks", s.handleWebhooks)
-	page(http.MethodGet, "/admin/webhooks/:id", s.handleWebhook)
-	page(http.MethodPost, "/admin/webhooks/:id/replay", s.handleWebhookReplay)
-	adminOnly(http.MethodGet, "/admin/users", s.handleUsers)
-	adminOnly(http.MethodPost, "/admin/users", s.handleUserCreate)
-	adminOnly(http.MethodPost, "/admin/users/:id/disable", s.handleUserDisable)
-	adminOnly(http.MethodPost, "/admin/users/:id/enable", s.handleUserEnable)
-	page(http.MethodGet, "/admin/audit", s.handleAudit)
-
-	api := func(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {
-		s.handle(method, route, s.requireAdminAPI(withParams(h)))
+	for _, rt := range declaredAdminRoutes() {
+		s.registerAdminRoute(rt)
 	}
-	api(http.MethodGet, "/api/admin/engagement-feed", s.handleAPIEngagementFeed)
-	api(http.MethodGet, "/api/admin/suggestions", s.handleAPISuggestions)
-	api(http.MethodPost, "/api/admin/outbox/retry", s.handleAPIOutboxRetry)
-	api(http.MethodGet, "/api/admin/companies", s.handleAPICompanies)
-	api(http.MethodGet, "/api/admin/companies/:id/contacts", s.handleAPICompanyContacts)
 }
 
-func withParams(h func(http.ResponseWriter, *http.Request, httprouter.Params)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h(w, r, httprouter.ParamsFromContext(r.Context()))
-	})
-}
+// pageTemplate is the embedded template of a page.
+func pageTemplate(k pageKey) string { return "templates/admin_" + k.name + ".html" }
 
 // pageData is what every admin template receives; Data is the page's own.
 type pageData struct {
 	Title   string
 	Active  string
+	Nav     []navItem
 	User    *store.User
 	IsAdmin bool
 	Notice  string
@@ -141,16 +87,17 @@ type pageData struct {
 }
 
 // render executes a page into a buffer first, so a template error never sends half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page pageKey, title string, data any) {
 	t, ok := s.admin.pages[page]
 	if !ok {
 		s.logger.Error("admin page template missing", "page", page)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	pd := pageData{Title: title, Active: page, Data: data, Notice: s.takeNotice(w, r)}
+	pd := pageData{Title: title, Active: page.name, Data: data, Notice: s.takeNotice(w, r)}
 	if p := principalFrom(r.Context()); p != nil && !p.ViaToken {
 		pd.User, pd.IsAdmin = &p.User, p.IsAdmin()
+		pd.Nav = navFor(p, page)
 	}
 	if e, ok := data.(interface{ errorText() string }); ok {
 		pd.Error = e.errorText()
@@ -179,7 +126,7 @@ type messagePage struct {
 
 // renderStatus answers with a page carrying one message.
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.render(w, r, status, "message", http.StatusText(status), messagePage{Status: status, Message: msg})
+	s.render(w, r, status, pageMessage, http.StatusText(status), messagePage{Status: status, Message: msg})
 }
 
 // renderError answers with the error's status and its caller-safe message (internal errors are
@@ -302,6 +249,10 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 		"stripePayment": func(pi string) string { return "https://dashboard.stripe.com/payments/" + url.PathEscape(pi) },
 		"zohoInvoice":   func(id string) string { return zohoInvoiceURL(cfg, id) },
 		"join":          strings.Join,
+		// eventLabel describes an event name as the feed does (store.EventLabel).
+		"eventLabel": store.EventLabel,
+		// denied is what staff are told about the admin-only action POSTed to path.
+		"denied": deniedText,
 	}
 }
 

@@ -73,9 +73,8 @@ func hashPassword(pw string) (string, error) {
 }
 
 // dummyHash is compared against when the e-mail is unknown, so a wrong e-mail takes as long
-// as a wrong password and sign-in does not reveal which accounts exist.
-// It is made on first use: bcrypt takes ~65 ms, which every CLI command (the container's
-// health check included) would otherwise spend at start.
+// as a wrong password and sign-in does not reveal which accounts exist. It is computed on the
+// first sign-in, not at start-up: CLI verbs never pay for it.
 var dummyHash = sync.OnceValue(func() []byte {
 	h, _ := bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
 	return h

@@ -40,7 +40,7 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, _ httproute
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "users", "Users", page)
+	s.render(w, r, http.StatusOK, pageUsers, "Users", page)
 }
 
 // handleUserCreate adds an account. A generated password is shown on the page it answers with,
@@ -64,7 +64,7 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, _ http
 			return
 		}
 		page.Email, page.Role, page.Message = email, role, store.ErrorMessage(err)
-		s.render(w, r, statusOf(err), "users", "Users", page)
+		s.render(w, r, statusOf(err), pageUsers, "Users", page)
 		return
 	}
 	page.Created = &user
@@ -72,7 +72,7 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, _ http
 		page.Password = pw
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "users", "Users", page)
+	s.render(w, r, http.StatusOK, pageUsers, "Users", page)
 }
 
 func (s *Server) setUserDisabled(w http.ResponseWriter, r *http.Request, ps httprouter.Params, disabled bool) {
@@ -142,5 +142,21 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ httproute
 		page.NewestURL = withQuery("/admin/audit", q, "before", "")
 	}
 	page.Entries = entries
-	s.render(w, r, http.StatusOK, "audit", "Audit log", page)
+	s.render(w, r, http.StatusOK, pageAudit, "Audit log", page)
 }
+
+// Users are managed by admins; everyone reads the audit log.
+var (
+	pageUsers = declarePage(adminPage{key: pageKey{"users"}, nav: "Users", navPath: "/admin/users", navOrder: 80, navRole: roleAdmin})
+	pageAudit = declarePage(adminPage{key: pageKey{"audit"}, nav: "Audit log", navPath: "/admin/audit", navOrder: 90, navRole: roleStaff})
+
+	_ = declareAdminRoutes(
+		adminRoute{method: http.MethodGet, path: "/admin/users", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUsers},
+		adminRoute{method: http.MethodPost, path: "/admin/users", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUserCreate},
+		adminRoute{method: http.MethodPost, path: "/admin/users/:id/disable", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUserDisable},
+		adminRoute{method: http.MethodPost, path: "/admin/users/:id/enable", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUserEnable},
+		adminRoute{method: http.MethodGet, path: "/admin/audit", role: roleStaff, handle: (*Server).handleAudit},
+	)
+)
+
+const denyUsers = "Only admins can manage users."

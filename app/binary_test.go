@@ -132,11 +132,11 @@ func TestBinaryCommands(t *testing.T) {
 		var syncID, cancelID int64
 		if err := db.Update(ctx, func(tx *store.Tx) error {
 			var err error
-			if syncID, _, err = tx.Enqueue(ctx, store.NewJob{Type: JobZohoSyncOrder, Payload: map[string]string{"order_id": "ORD-X"},
+			if syncID, _, err = tx.Enqueue(ctx, store.NewJob{Type: store.JobZohoSyncOrder, Payload: store.ZohoSyncOrderArgs{OrderID: "ORD-X"},
 				DedupeKey: "cli-test-sync"}); err != nil {
 				return err
 			}
-			cancelID, _, err = tx.Enqueue(ctx, store.NewJob{Type: JobZohoSyncOrder, Payload: map[string]string{"order_id": "ORD-Y"},
+			cancelID, _, err = tx.Enqueue(ctx, store.NewJob{Type: store.JobZohoSyncOrder, Payload: store.ZohoSyncOrderArgs{OrderID: "ORD-Y"},
 				DedupeKey: "cli-test-cancel", RunAt: tx.Now().Add(time.Hour)})
 			return err
 		}); err != nil {

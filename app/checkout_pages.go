@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -25,7 +26,7 @@ func (s *Server) handleOrderStatus(w http.ResponseWriter, r *http.Request, _ htt
 		writeError(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"order_id": o.ID, "status": o.Status, "payment_status": o.PaymentStatus})
+	writeJSON(w, http.StatusOK, map[string]string{"order_id": o.ID, "status": string(o.Status), "payment_status": string(o.PaymentStatus)})
 }
 
 // handleCheckoutSuccess is where Stripe sends the buyer after paying. The webhook may not have
@@ -94,7 +95,9 @@ func money(amount int64, currency string) string {
 	return fmt.Sprintf("%s%s.%02d %s", sign, whole, amount%100, strings.ToUpper(currency))
 }
 
-var checkoutTemplate = template.Must(template.New("checkout").Funcs(template.FuncMap{"money": money}).Parse(`<!doctype html>
+// checkoutTemplate is parsed on first use, not when the process starts.
+var checkoutTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("checkout").Funcs(template.FuncMap{"money": money}).Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -140,10 +143,11 @@ td.n,th.n{text-align:right}.state{display:inline-block;padding:.1rem .5rem;borde
 </body>
 </html>
 `))
+})
 
 func (s *Server) renderCheckoutPage(w http.ResponseWriter, r *http.Request, status int, p checkoutPage) {
 	var buf bytes.Buffer
-	if err := checkoutTemplate.Execute(&buf, p); err != nil {
+	if err := checkoutTemplate().Execute(&buf, p); err != nil {
 		writeError(w, r, s.logger, fmt.Errorf("render checkout page: %w", err))
 		return
 	}

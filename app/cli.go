@@ -31,7 +31,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTP server, worker and scheduler", runServe},
 		{"migrate", "apply pending database migrations and exit", runMigrate},
-		{"import", "import a CSV file: import {" + strings.Join(ImportKinds, "|") + "} FILE.csv", runImport},
+		{"import", "import a CSV file: import {" + strings.Join(ImportKinds(), "|") + "} FILE.csv", runImport},
 		{"demo", "load the demo catalogue, companies and history into the database", runDemo},
 		{"outbox", "inspect and drive the outbox: outbox list|retry ID|cancel ID|run", runOutbox},
 		{"stripe", "Stripe maintenance: stripe reconcile [--since T] applies missed events", runStripe},
@@ -41,6 +41,7 @@ func commands() []command {
 		{"healthcheck", "exit 0 when the local server's /healthz answers (for container health checks)", runHealthcheck},
 		{"user", "staff accounts of the admin UI: user create --email E --role admin|staff | list | disable | enable | password", runUser},
 		{"secret", "print a fresh random secret for TOKEN_SECRET, ADMIN_API_TOKEN or CRON_SECRET", runSecret},
+		sqlCommand,
 		{"version", "print the version", runVersion},
 	}
 }
@@ -158,9 +159,10 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 
 func runImport(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
-	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds, "|")+"} FILE.csv [flags]\n\n"+
-		"Loads one CSV file in a single transaction; on any bad row nothing is imported.\n"+
-		"Re-importing the same file changes nothing. See the README for each file's columns.", cfg)
+	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds(), "|")+"} FILE.csv [flags]\n\n"+
+		"Validates the whole file first: on any bad row nothing is imported. Then writes it in short\n"+
+		"transactions, so a running server is never held up; if interrupted, import the same file\n"+
+		"again to complete it. Re-importing a file changes nothing. See the README for the columns.", cfg)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -170,7 +172,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 		return errUsage
 	}
 	if _, ok := importSpecs[rest[0]]; !ok {
-		return fmt.Errorf("unknown import kind %q (expected one of %s)", rest[0], strings.Join(ImportKinds, ", "))
+		return fmt.Errorf("unknown import kind %q (expected one of %s)", rest[0], strings.Join(ImportKinds(), ", "))
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -187,7 +189,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	defer db.Close()
 	res, err := ImportCSV(ctx, db, rest[0], f, env.Stderr)
 	if err != nil {
-		return fmt.Errorf("%s: nothing imported: %w", rest[1], err)
+		return importError(rest[1], err)
 	}
 	fmt.Fprintf(env.Stdout, "imported %s from %s: %d rows read, %d inserted or changed\n", rest[0], rest[1], res.Rows, res.Changed)
 	return nil
@@ -220,7 +222,9 @@ func runOutbox(ctx context.Context, env Env, args []string) error {
 	defer db.Close()
 	logger := newLogger(cfg, env.Stderr)
 	reg := &Registry{}
-	registerJobHandlers(reg, cfg, db, logger)
+	if err := registerJobHandlers(reg, cfg, db, logger); err != nil {
+		return err
+	}
 	return RunOutboxCommand(ctx, db, reg, fs.Args(), env.Stdout, env.Stderr)
 }
 

@@ -224,7 +224,7 @@ func writeDemoEvents(ctx context.Context, tx *store.Tx, rng *rand.Rand, c store.
 	if profile == profileDormant {
 		return nil
 	}
-	names := []string{"email_opened", "email_clicked", "offer_view", "campaign_sent", "form_submitted"}
+	names := []store.EventName{store.EventEmailOpened, store.EventEmailClicked, store.EventOfferView, store.EventCampaignSent, store.EventFormSubmitted}
 	for j := range 2 + rng.IntN(6) {
 		k := contacts[rng.IntN(len(contacts))]
 		if k.MarketingStatus == "unsubscribed" || k.MarketingStatus == "bounced" {
@@ -232,13 +232,13 @@ func writeDemoEvents(ctx context.Context, tx *store.Tx, rng *rand.Rand, c store.
 		}
 		name := names[rng.IntN(len(names))]
 		source := "zoho"
-		if name == "offer_view" {
+		if name == store.EventOfferView {
 			source = "web"
 		}
 		e := store.Event{Source: source, SourceEventID: fmt.Sprintf("demo-%s-%d", c.ID, j), Name: name,
 			CompanyID: c.ID, ContactID: k.ID, CampaignKey: "spring-reorder",
 			OccurredAt: anchor.Add(-time.Duration(rng.IntN(60*24)) * time.Hour).Add(time.Duration(rng.IntN(3600)) * time.Second)}
-		if name == "offer_view" {
+		if name == store.EventOfferView {
 			e.OfferKey = "reorder"
 			e.URL = "/x/…"
 		}

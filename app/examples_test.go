@@ -12,7 +12,7 @@ import (
 )
 
 // tableRows returns every row of table as text, so two snapshots can be compared.
-func tableRows(t *testing.T, db *sql.DB, table string) map[string]bool {
+func snapshotRows(t *testing.T, db *sql.DB, table string) map[string]bool {
 	t.Helper()
 	rows, err := db.Query(`SELECT * FROM ` + table)
 	if err != nil {
@@ -57,12 +57,12 @@ func TestExamplesImportOverDemoChangesNoDemoRow(t *testing.T) {
 	db := open()
 	before := map[string]map[string]bool{}
 	for _, table := range tables {
-		before[table] = tableRows(t, db, table)
+		before[table] = snapshotRows(t, db, table)
 	}
 	db.Close()
 
 	added := 0
-	for _, kind := range ImportKinds {
+	for _, kind := range ImportKinds() {
 		file := filepath.Join("..", "examples", kind+".csv")
 		raw, err := os.ReadFile(file)
 		if err != nil {
@@ -78,7 +78,7 @@ func TestExamplesImportOverDemoChangesNoDemoRow(t *testing.T) {
 	defer db.Close()
 	grew := 0
 	for _, table := range tables {
-		after := tableRows(t, db, table)
+		after := snapshotRows(t, db, table)
 		for row := range before[table] {
 			if !after[row] {
 				t.Errorf("%s: demo row %s changed or vanished", table, row)

@@ -17,16 +17,29 @@ import (
 )
 
 // ImportKinds lists the CSV files `technifold import` takes, in the order to load them.
-var ImportKinds = []string{"companies", "contacts", "products", "prices", "sales", "tool-consumables"}
+func ImportKinds() []string {
+	return []string{"companies", "contacts", "products", "prices", "sales", "tool-consumables"}
+}
 
 // importSpec describes one CSV kind: its columns and how a row becomes a write.
 type importSpec struct {
 	required, optional []string
-	parse              func(row csvRow) (rowWrite, error)
+	parse              func(row csvRow) (parsedRow, error)
 }
 
-// rowWrite applies one parsed row inside the import's transaction; it reports a change.
+// rowWrite applies one parsed row inside an import transaction; it reports a change.
 type rowWrite func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error)
+
+// parsedRow is one validated data row: its write, the rows it refers to (checked against the
+// database before anything is written) and, for contacts, its id and e-mail.
+type parsedRow struct {
+	write            rowWrite
+	refs             []rowRef
+	contactID, email string
+}
+
+// rowRef is a value of a column that must name an existing row.
+type rowRef struct{ table, key, col, val string }
 
 var importSpecs = map[string]importSpec{
 	"companies": {
@@ -61,49 +74,285 @@ var importSpecs = map[string]importSpec{
 
 // ImportResult says what an import did.
 type ImportResult struct {
-	Rows    int // data rows read
-	Changed int // rows inserted or updated (0 on a re-import of the same file)
+	Rows      int // data rows read
+	Changed   int // rows inserted or updated (0 on a re-import of the same file)
+	Committed int // rows written so far (Rows once the import completed)
+	Chunks    int // write transactions it took
 }
 
-// ImportCSV loads one CSV file of the given kind in a single transaction: on any bad row
-// nothing is imported and the error names the line, column and value. Progress lines go to
-// progress (stderr) for large files; nil silences them.
+// ImportOptions tunes how an import writes.
+type ImportOptions struct {
+	// Progress receives a line every 10,000 rows (stderr for large files); nil silences it.
+	Progress io.Writer
+	// ChunkTime is how long one write transaction may hold the write lock; the number of rows
+	// per transaction adapts to it. 20 ms when zero.
+	ChunkTime time.Duration
+	// MaxChunkRows caps the rows per transaction (tests); 20,000 when zero.
+	MaxChunkRows int
+	// Pause is how long the import leaves the write lock free between two transactions; 1 ms
+	// when zero. A writer of another process waiting for the lock (the server, when the import
+	// runs as a CLI verb) says so (store.DB.YieldToWaitingWriters) and goes first in any case.
+	Pause time.Duration
+	// Share is the pause after a chunk as a fraction of the chunk's time, taken while another
+	// process writes too (it committed since the previous chunk): 0.5 leaves the writer, and a
+	// core, to it a third of the time. 0.5 when zero; negative for none.
+	Share float64
+	// OnChunk, when set, is called after each committed chunk with the rows committed so far.
+	OnChunk func(committed int)
+}
+
+// importBusyRetries is how many times a chunk is tried again when another process kept the
+// write lock for store's whole wait (10 s each): an import is patient, a webhook is not.
+const importBusyRetries = 30
+
+// ImportCSV loads one CSV file of the given kind (ImportCSVWith with default options).
 func ImportCSV(ctx context.Context, db *store.DB, kind string, r io.Reader, progress io.Writer) (ImportResult, error) {
+	return ImportCSVWith(ctx, db, kind, r, ImportOptions{Progress: progress})
+}
+
+// ImportCSVWith loads one CSV file of the given kind. The whole file is read and validated
+// first (every column of every row, and every reference to a company or product against the
+// database): on any bad row nothing is written, and the error names the line, column and
+// value. The rows are then written in order in short transactions (chunks of about
+// ChunkTime each; between two, any writer of another process waiting for the lock goes
+// first), so a server running on the same database — this process's or another's — waits at
+// most about one chunk for the write lock. Every row is an upsert by its natural key, so when
+// an import is interrupted (Ctrl-C, a crash, a write error) the chunks before the interruption
+// are committed, the rest not (an *ImportInterrupted says how many rows), and importing the
+// same file again completes it without duplicates.
+func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, opts ImportOptions) (ImportResult, error) {
 	spec, ok := importSpecs[kind]
 	if !ok {
-		return ImportResult{}, invalidf("unknown import kind %q (expected one of %s)", kind, strings.Join(ImportKinds, ", "))
+		return ImportResult{}, invalidf("unknown import kind %q (expected one of %s)", kind, strings.Join(ImportKinds(), ", "))
 	}
-	writes, lines, err := readCSV(r, spec)
+	rows, lines, err := readCSV(r, spec)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	res := ImportResult{Rows: len(writes)}
-	err = db.Update(ctx, func(tx *store.Tx) error {
-		refs := &refCache{tx: tx, seen: map[string]bool{}}
-		res.Changed = 0
-		for i, w := range writes {
-			changed, err := w(ctx, tx, refs)
-			if err != nil {
-				return fmt.Errorf("line %d: %w", lines[i], err)
-			}
-			if changed {
-				res.Changed++
-			}
-			if progress != nil && (i+1)%10000 == 0 {
-				fmt.Fprintf(progress, "import %s: %d/%d rows\n", kind, i+1, len(writes))
-			}
+	if err := checkReferences(ctx, db, rows, lines); err != nil {
+		return ImportResult{}, err
+	}
+	if opts.ChunkTime <= 0 {
+		opts.ChunkTime = 20 * time.Millisecond
+	}
+	if opts.MaxChunkRows <= 0 {
+		opts.MaxChunkRows = 20000
+	}
+	if opts.Pause <= 0 {
+		opts.Pause = time.Millisecond
+	}
+	if opts.Share == 0 {
+		opts.Share = 0.5
+	}
+	res := ImportResult{Rows: len(rows)}
+	refs := &refCache{seen: map[string]bool{}}
+	size := min(64, opts.MaxChunkRows) // rows of the first chunk; then sized from the time per row
+	var lastVersion int64
+	for start := 0; start < len(rows); {
+		if err := ctx.Err(); err != nil {
+			return res, interrupted(start, len(rows), err)
 		}
-		return nil
-	})
-	if err != nil {
-		return ImportResult{}, err
+		end := min(len(rows), start+size)
+		var changed int
+		var spent time.Duration
+		var version int64
+		err := updateChunk(ctx, db, func(tx *store.Tx) error {
+			t0 := time.Now()
+			changed = 0
+			refs.tx = tx
+			var err error
+			if version, err = tx.DataVersion(ctx); err != nil {
+				return err
+			}
+			for i := start; i < end; i++ {
+				c, err := rows[i].write(ctx, tx, refs)
+				if err != nil {
+					return fmt.Errorf("line %d: %w", lines[i], err)
+				}
+				if c {
+					changed++
+				}
+			}
+			spent = time.Since(t0)
+			return nil
+		})
+		if err != nil {
+			return res, interrupted(start, len(rows), err)
+		}
+		othersWrite := res.Chunks > 0 && version != lastVersion
+		lastVersion = version
+		res.Changed += changed
+		res.Committed = end
+		res.Chunks++
+		if opts.OnChunk != nil {
+			opts.OnChunk(end)
+		}
+		if opts.Progress != nil && end/10000 > start/10000 {
+			fmt.Fprintf(opts.Progress, "import %s: %d/%d rows\n", kind, end/10000*10000, len(rows))
+		}
+		perRow := spent / time.Duration(end-start)
+		if perRow > 0 {
+			size = max(16, min(opts.MaxChunkRows, int(opts.ChunkTime/perRow)))
+		}
+		start = end
+		if start < len(rows) {
+			select {
+			case <-time.After(pause(opts, spent, othersWrite)):
+			case <-ctx.Done():
+			}
+			db.YieldToWaitingWriters(ctx, time.Second)
+		}
 	}
 	return res, nil
 }
 
+// interrupted is the error of an import stopped after committing rows (err alone when it
+// committed none: nothing was imported).
+func interrupted(committed, rows int, err error) error {
+	if committed == 0 {
+		return err
+	}
+	return &ImportInterrupted{Committed: committed, Rows: rows, Err: err}
+}
+
+// pause is how long an import leaves the write lock free after a chunk that took spent.
+func pause(opts ImportOptions, spent time.Duration, othersWrite bool) time.Duration {
+	if !othersWrite || opts.Share < 0 {
+		return opts.Pause
+	}
+	return max(opts.Pause, time.Duration(float64(spent)*opts.Share))
+}
+
+// updateChunk runs one chunk's transaction, trying again while another process holds the
+// write lock beyond store's wait.
+func updateChunk(ctx context.Context, db *store.DB, fn func(*store.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.Update(ctx, fn)
+		if err == nil || store.ErrorCode(err) != store.EUNAVAILABLE || ctx.Err() != nil || attempt == importBusyRetries {
+			return err
+		}
+	}
+}
+
+// ImportInterrupted is an import that stopped after validation, part-way through writing: the
+// first Committed rows are in the database, the rest are not. Importing the same file again
+// completes it (rows are upserted by their natural key).
+type ImportInterrupted struct {
+	Committed, Rows int
+	Err             error
+}
+
+func (e *ImportInterrupted) Error() string {
+	return fmt.Sprintf("%v (rows 1-%d of %d are imported, the rest are not; fix the cause and import the same file again to complete it)",
+		e.Err, e.Committed, e.Rows)
+}
+
+func (e *ImportInterrupted) Unwrap() error { return e.Err }
+
+// importError words a failed import for the CLI: nothing imported, or how far it got.
+func importError(file string, err error) error {
+	var part *ImportInterrupted
+	if errors.As(err, &part) {
+		return fmt.Errorf("%s: import stopped: %w", file, err)
+	}
+	return fmt.Errorf("%s: nothing imported: %w", file, err)
+}
+
+// checkReferences checks, before anything is written, that every company and product the
+// file names exists, and that no contact takes an e-mail address another contact keeps.
+func checkReferences(ctx context.Context, db *store.DB, rows []parsedRow, lines []int) error {
+	type firstUse struct {
+		line int
+		col  string
+	}
+	byTable := map[string]map[string]firstUse{}
+	var order []string
+	for i, r := range rows {
+		for _, ref := range r.refs {
+			vals := byTable[ref.table]
+			if vals == nil {
+				vals = map[string]firstUse{}
+				byTable[ref.table] = vals
+				order = append(order, ref.table)
+			}
+			if _, seen := vals[ref.val]; !seen {
+				vals[ref.val] = firstUse{lines[i], ref.col}
+			}
+		}
+	}
+	keyCol := map[string]string{"companies": "company_id", "products": "product_code"}
+	var firstErr *firstUse
+	var firstMsg string
+	for _, table := range order {
+		vals := make([]string, 0, len(byTable[table]))
+		for v := range byTable[table] {
+			vals = append(vals, v)
+		}
+		missing, err := db.MissingKeys(ctx, table, keyCol[table], vals)
+		if err != nil {
+			return err
+		}
+		for _, v := range missing {
+			use := byTable[table][v]
+			if firstErr == nil || use.line < firstErr.line {
+				firstErr = &use
+				firstMsg = fmt.Sprintf("line %d, column %s, value %q: no such %s (import %s first)",
+					use.line, use.col, v, strings.TrimSuffix(table, "s"), table)
+			}
+		}
+	}
+	if firstErr != nil {
+		return invalidf("%s", firstMsg)
+	}
+	return checkContactEmails(ctx, db, rows, lines)
+}
+
+// checkContactEmails refuses a contacts file whose rows would break the unique e-mail index:
+// two contacts of the file with one address, or an address another contact already has (and
+// keeps, or gives up only on a later line of the file).
+func checkContactEmails(ctx context.Context, db *store.DB, rows []parsedRow, lines []int) error {
+	if len(rows) == 0 || rows[0].email == "" {
+		return nil
+	}
+	owner := map[string]int{}   // lower-cased address → index of the row that takes it
+	lastRow := map[string]int{} // contact id → index of its last row in the file
+	var emails []string
+	for i, r := range rows {
+		e := strings.ToLower(r.email)
+		if j, ok := owner[e]; ok && rows[j].contactID != r.contactID {
+			return invalidf("line %d, column email, value %q: contact %s on line %d has the same address",
+				lines[i], r.email, rows[j].contactID, lines[j])
+		}
+		if _, ok := owner[e]; !ok {
+			emails = append(emails, r.email)
+		}
+		owner[e] = i
+		lastRow[r.contactID] = i
+	}
+	existing, err := db.ContactIDsByEmail(ctx, emails)
+	if err != nil {
+		return err
+	}
+	for i, r := range rows {
+		other, ok := existing[strings.ToLower(r.email)]
+		if !ok || other == r.contactID {
+			continue
+		}
+		j, moved := lastRow[other]
+		if !moved || strings.EqualFold(rows[j].email, r.email) {
+			return invalidf("line %d, column email, value %q: contact %s already has this address", lines[i], r.email, other)
+		}
+		if j > i {
+			return invalidf("line %d, column email, value %q: contact %s has this address until line %d changes it (put that line first)",
+				lines[i], r.email, other, lines[j])
+		}
+	}
+	return nil
+}
+
 // readCSV checks the header and parses every row before any write, so the writer is held
 // only for the inserts.
-func readCSV(r io.Reader, spec importSpec) ([]rowWrite, []int, error) {
+func readCSV(r io.Reader, spec importSpec) ([]parsedRow, []int, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = false
 	cr.FieldsPerRecord = 0
@@ -130,7 +379,7 @@ func readCSV(r io.Reader, spec importSpec) ([]rowWrite, []int, error) {
 			return nil, nil, invalidf("line 1: missing required column %q (expected %s)", req, describeColumns(spec))
 		}
 	}
-	var writes []rowWrite
+	var writes []parsedRow
 	var lines []int
 	for {
 		rec, err := cr.Read()
@@ -250,73 +499,77 @@ func isCurrency(s string) bool {
 	return true
 }
 
-func parseCompanyRow(r csvRow) (rowWrite, error) {
+func parseCompanyRow(r csvRow) (parsedRow, error) {
 	var c store.Company
 	var err error
 	if c.ID, err = r.code("company_id", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if c.Name, err = r.text("company_name", true, 200); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	c.Type, c.Country, c.Category = r.get("type"), r.get("country"), r.get("category")
 	if c.Currency, err = r.currency("currency", false); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
-	return func(ctx context.Context, tx *store.Tx, _ *refCache) (bool, error) { return tx.UpsertCompany(ctx, c) }, nil
+	return parsedRow{write: func(ctx context.Context, tx *store.Tx, _ *refCache) (bool, error) { return tx.UpsertCompany(ctx, c) }}, nil
 }
 
-func parseContactRow(r csvRow) (rowWrite, error) {
+func parseContactRow(r csvRow) (parsedRow, error) {
 	var k store.Contact
 	var err error
 	if k.ID, err = r.code("contact_id", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if k.CompanyID, err = r.code("company_id", false); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	addr, err := mail.ParseAddress(r.get("email"))
 	if err != nil || addr.Address != r.get("email") {
-		return nil, r.errf("email", "must be a plain e-mail address like name@example.com")
+		return parsedRow{}, r.errf("email", "must be a plain e-mail address like name@example.com")
 	}
 	k.Email = addr.Address
 	k.FirstName, k.LastName, k.FullName, k.Phone = r.get("first_name"), r.get("last_name"), r.get("full_name"), r.get("phone")
 	status, ok := store.NormalizeMarketingStatus(r.get("marketing_status"))
 	if !ok {
-		return nil, r.errf("marketing_status", "must be subscribed, unsubscribed, bounced or pending (legacy active and opted_out are accepted)")
+		return parsedRow{}, r.errf("marketing_status", "must be subscribed, unsubscribed, bounced or pending (legacy active and opted_out are accepted)")
 	}
 	k.MarketingStatus = status
 	if v := r.get("gdpr_consent_at"); v != "" {
 		t, err := store.ParseTime(v)
 		if err != nil {
-			return nil, r.errf("gdpr_consent_at", "must be a date or timestamp like 2025-01-20T10:00:00Z")
+			return parsedRow{}, r.errf("gdpr_consent_at", "must be a date or timestamp like 2025-01-20T10:00:00Z")
 		}
 		k.GDPRConsentAt = store.FormatTime(t)
 	}
-	return func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
+	row := parsedRow{contactID: k.ID, email: k.Email, write: func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
 		if k.CompanyID != "" {
 			if err := refs.require(ctx, "companies", "company_id", k.CompanyID); err != nil {
 				return false, err
 			}
 		}
 		return tx.UpsertContact(ctx, k)
-	}, nil
+	}}
+	if k.CompanyID != "" {
+		row.refs = []rowRef{{"companies", "company_id", "company_id", k.CompanyID}}
+	}
+	return row, nil
 }
 
 var productTypes = []string{"tool", "consumable", "part", "service"}
 
-func parseProductRow(r csvRow) (rowWrite, error) {
+func parseProductRow(r csvRow) (parsedRow, error) {
 	var p store.Product
 	var err error
 	if p.Code, err = r.code("product_code", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if p.Description, err = r.text("description", true, 500); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	p.Type = strings.ToLower(r.get("type"))
 	if !slices.Contains(productTypes, p.Type) {
-		return nil, r.errf("type", "must be one of %s", strings.Join(productTypes, ", "))
+		return parsedRow{}, r.errf("type", "must be one of %s", strings.Join(productTypes, ", "))
 	}
 	p.Category = r.get("category")
 	switch strings.ToLower(r.get("active")) {
@@ -325,94 +578,97 @@ func parseProductRow(r csvRow) (rowWrite, error) {
 	case "0", "false", "no", "n":
 		p.Active = false
 	default:
-		return nil, r.errf("active", "must be true or false")
+		return parsedRow{}, r.errf("active", "must be true or false")
 	}
-	return func(ctx context.Context, tx *store.Tx, _ *refCache) (bool, error) { return tx.UpsertProduct(ctx, p) }, nil
+	return parsedRow{write: func(ctx context.Context, tx *store.Tx, _ *refCache) (bool, error) { return tx.UpsertProduct(ctx, p) }}, nil
 }
 
-func parsePriceRow(r csvRow) (rowWrite, error) {
+func parsePriceRow(r csvRow) (parsedRow, error) {
 	var p store.Price
 	var err error
 	if p.ProductCode, err = r.code("product_code", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if p.Currency, err = r.currency("currency", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if p.UnitAmount, err = r.integer("unit_amount", 0); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	p.StripePriceID = r.get("stripe_price_id")
-	return func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
-		if err := refs.require(ctx, "products", "product_code", p.ProductCode); err != nil {
-			return false, err
-		}
-		return tx.UpsertPrice(ctx, p)
-	}, nil
+	return parsedRow{refs: []rowRef{{"products", "product_code", "product_code", p.ProductCode}},
+		write: func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
+			if err := refs.require(ctx, "products", "product_code", p.ProductCode); err != nil {
+				return false, err
+			}
+			return tx.UpsertPrice(ctx, p)
+		}}, nil
 }
 
-func parseSaleRow(r csvRow) (rowWrite, error) {
+func parseSaleRow(r csvRow) (parsedRow, error) {
 	var s store.Sale
 	var err error
 	if s.CompanyID, err = r.code("company_id", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if s.ProductCode, err = r.code("product_code", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if s.Quantity, err = r.integer("quantity", -1_000_000); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if s.Quantity == 0 {
-		return nil, r.errf("quantity", "must not be 0")
+		return parsedRow{}, r.errf("quantity", "must not be 0")
 	}
 	if s.UnitAmount, err = r.integer("unit_amount", 0); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	if s.Currency, err = r.currency("currency", true); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	d, err := time.Parse("2006-01-02", r.get("txn_date"))
 	if err != nil {
 		t, terr := store.ParseTime(r.get("txn_date"))
 		if terr != nil {
-			return nil, r.errf("txn_date", "must be a date like 2025-01-20")
+			return parsedRow{}, r.errf("txn_date", "must be a date like 2025-01-20")
 		}
 		d = t
 	}
 	s.TxnDate = d.Format("2006-01-02")
 	if s.InvoiceNumber, err = r.text("invoice_number", true, 64); err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
-	return func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
-		if err := refs.require(ctx, "companies", "company_id", s.CompanyID); err != nil {
-			return false, err
-		}
-		if err := refs.require(ctx, "products", "product_code", s.ProductCode); err != nil {
-			return false, err
-		}
-		return tx.UpsertSale(ctx, s)
-	}, nil
+	return parsedRow{refs: []rowRef{{"companies", "company_id", "company_id", s.CompanyID}, {"products", "product_code", "product_code", s.ProductCode}},
+		write: func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
+			if err := refs.require(ctx, "companies", "company_id", s.CompanyID); err != nil {
+				return false, err
+			}
+			if err := refs.require(ctx, "products", "product_code", s.ProductCode); err != nil {
+				return false, err
+			}
+			return tx.UpsertSale(ctx, s)
+		}}, nil
 }
 
-func parseToolConsumableRow(r csvRow) (rowWrite, error) {
+func parseToolConsumableRow(r csvRow) (parsedRow, error) {
 	tool, err := r.code("tool_code", true)
 	if err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
 	cons, err := r.code("consumable_code", true)
 	if err != nil {
-		return nil, err
+		return parsedRow{}, err
 	}
-	return func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
-		if err := refs.require(ctx, "products", "product_code", tool); err != nil {
-			return false, err
-		}
-		if err := refs.require(ctx, "products", "product_code", cons); err != nil {
-			return false, err
-		}
-		return tx.UpsertToolConsumable(ctx, tool, cons)
-	}, nil
+	return parsedRow{refs: []rowRef{{"products", "product_code", "tool_code", tool}, {"products", "product_code", "consumable_code", cons}},
+		write: func(ctx context.Context, tx *store.Tx, refs *refCache) (bool, error) {
+			if err := refs.require(ctx, "products", "product_code", tool); err != nil {
+				return false, err
+			}
+			if err := refs.require(ctx, "products", "product_code", cons); err != nil {
+				return false, err
+			}
+			return tx.UpsertToolConsumable(ctx, tool, cons)
+		}}, nil
 }
 
 // refCache checks that referenced rows exist, once per value per import, so errors name the

@@ -39,7 +39,7 @@ func importFile(t testing.TB, db *store.DB, kind, path string) ImportResult {
 func importExamples(t testing.TB, db *store.DB) map[string]ImportResult {
 	t.Helper()
 	out := map[string]ImportResult{}
-	for _, kind := range ImportKinds {
+	for _, kind := range ImportKinds() {
 		out[kind] = importFile(t, db, kind, filepath.Join("..", "examples", kind+".csv"))
 	}
 	return out
@@ -135,7 +135,7 @@ func TestImportRejectsBadFilesWholly(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := map[string]int{}
-			for _, table := range store.MainTables {
+			for _, table := range store.MainTables() {
 				before[table] = countRows(t, db, table)
 			}
 			_, err := ImportCSV(context.Background(), db, tt.kind, strings.NewReader(tt.csv), nil)
@@ -150,7 +150,7 @@ func TestImportRejectsBadFilesWholly(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, frag)
 				}
 			}
-			for _, table := range store.MainTables {
+			for _, table := range store.MainTables() {
 				if n := countRows(t, db, table); n != before[table] {
 					t.Errorf("%s changed from %d to %d rows: a failed import wrote something", table, before[table], n)
 				}
@@ -201,7 +201,7 @@ func TestImportCommandReportsProgressAndErrors(t *testing.T) {
 }
 
 func FuzzImportCSV(f *testing.F) {
-	for _, kind := range ImportKinds {
+	for _, kind := range ImportKinds() {
 		b, err := os.ReadFile(filepath.Join("..", "examples", kind+".csv"))
 		if err != nil {
 			f.Fatal(err)

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/technifold/technifold/store"
 )
@@ -19,10 +23,61 @@ type Handler func(ctx context.Context, job store.Job) (result any, err error)
 type Registry struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	metrics  []prometheus.Collector // the handlers' own metrics, for the server's registry
+}
+
+// addMetrics keeps metrics of the registered handlers for the server to expose.
+func (r *Registry) addMetrics(c ...prometheus.Collector) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.metrics = append(r.metrics, c...)
+}
+
+// Metrics are the registered handlers' own metrics.
+func (r *Registry) Metrics() []prometheus.Collector {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.metrics)
+}
+
+// registerJob registers fn as the handler of A's kind. The kind comes from the payload type
+// the enqueuer uses too (store.JobArgs), and fn receives the payload decoded as A: a handler
+// can be filed under no other name and read no other payload.
+func registerJob[A store.JobArgs](r *Registry, fn func(ctx context.Context, job store.Job, args A) (any, error)) {
+	var args A
+	r.Register(args.JobKind(), jobHandler(fn))
+}
+
+// jobHandler adapts a handler of payload type A to Handler: the job must be of A's kind and
+// its payload A's JSON.
+func jobHandler[A store.JobArgs](fn func(ctx context.Context, job store.Job, args A) (any, error)) Handler {
+	return func(ctx context.Context, job store.Job) (any, error) {
+		args, err := store.DecodeJobArgs[A](job)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, job, args)
+	}
+}
+
+// CheckDeclared reports every declared job kind (store.JobKinds) without a handler: a worker
+// must not start with one, or every job of that kind would die with "no handler".
+func (r *Registry) CheckDeclared() error {
+	var missing []string
+	for _, k := range store.JobKinds() {
+		if _, ok := r.Lookup(string(k.Kind)); !ok {
+			missing = append(missing, string(k.Kind))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("outbox: no handler registered for job kind(s) %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // Register sets the handler of jobType. Registering a type twice is a programming error.
-func (r *Registry) Register(jobType string, h Handler) {
+func (r *Registry) Register(kind store.JobKind, h Handler) {
+	jobType := string(kind)
 	if jobType == "" || h == nil {
 		panic("outbox: Register needs a job type and a handler")
 	}

@@ -11,7 +11,7 @@ import (
 // litestreamRenames are the embedded Litestream's own metric names that fail Prometheus'
 // naming rules (counters without _total or with _count, a gauge named _total), and the names
 // /metrics exposes them under instead. The library registers them on the default registry;
-// lintClean renames them as they are gathered, so nothing is forked.
+// litestreamMetrics renames them as they are gathered, so nothing is forked.
 var litestreamRenames = map[string]string{
 	"litestream_total_wal_bytes":               "litestream_wal_bytes_total",
 	"litestream_sync_count":                    "litestream_sync_total",
@@ -25,17 +25,23 @@ var litestreamRenames = map[string]string{
 	"litestream_l0_retention_files_total":      "litestream_l0_retention_files",
 }
 
-// lintClean wraps a gatherer (the default registry, where Litestream registers) so that
-// litestream_* families come out under names that pass `promtool check metrics`: the table
-// above, and for names a later Litestream adds, the same rule (a counter ends in _total and
-// not _count; nothing else ends in _total).
-func lintClean(g prometheus.Gatherer) prometheus.Gatherer {
+// litestreamMetrics serves, from a gatherer (the global registry, where the Litestream library
+// registers its metrics), only the litestream_* families, under names that pass `promtool check
+// metrics`: the table above, and for names a later Litestream adds, the same rule (a counter
+// ends in _total and not _count; nothing else ends in _total). Everything else technifold
+// exports lives on the server's own registry.
+func litestreamMetrics(g prometheus.Gatherer) prometheus.Gatherer {
 	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		mfs, err := g.Gather()
-		for _, mf := range mfs {
+		all, err := g.Gather()
+		var mfs []*dto.MetricFamily
+		for _, mf := range all {
+			if !strings.HasPrefix(mf.GetName(), "litestream_") {
+				continue
+			}
 			if n := compliantLitestreamName(mf.GetName(), mf.GetType()); n != mf.GetName() {
 				mf.Name = &n
 			}
+			mfs = append(mfs, mf)
 		}
 		sort.Slice(mfs, func(i, j int) bool { return mfs[i].GetName() < mfs[j].GetName() })
 		return mfs, err

@@ -154,14 +154,14 @@ func TestLitestreamNamesRenamedForLint(t *testing.T) {
 	if problems, err := lint(reg); err != nil || len(problems) == 0 {
 		t.Fatalf("the original names should fail the lint: %v %v", problems, err)
 	}
-	problems, err := lint(lintClean(reg))
+	problems, err := lint(litestreamMetrics(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
-	mfs, _ := lintClean(reg).Gather()
+	mfs, _ := litestreamMetrics(reg).Gather()
 	got := map[string]bool{}
 	for _, mf := range mfs {
 		got[mf.GetName()] = true

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -128,7 +129,12 @@ func (s *Server) instrument(method, route string, h http.Handler) http.Handler {
 // handle registers h under method and route on the router, instrumented.
 func (s *Server) handle(method, route string, h http.Handler) {
 	s.router.Handler(method, route, s.instrument(method, route, h))
+	s.registered = append(s.registered, method+" "+route)
 }
+
+// Routes lists every registered route as "METHOD /pattern", in registration order (the
+// README's route table is checked against it).
+func (s *Server) Routes() []string { return slices.Clone(s.registered) }
 
 // handleFunc is handle for a handler function that takes the route parameters.
 func (s *Server) handleFunc(method, route string, h func(http.ResponseWriter, *http.Request, httprouter.Params)) {

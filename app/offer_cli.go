@@ -15,7 +15,7 @@ import (
 // [--ttl 72h]`: it prints an offer link signed with TOKEN_SECRET.
 func runToken(ctx context.Context, env Env, args []string) error {
 	usage := "token mint --company C [--contact K] --offer O [--campaign X] [--ttl 72h] [flags]\n\n" +
-		"Prints an offer link (BASE_URL/x/TOKEN) signed with TOKEN_SECRET. Offers: " + strings.Join(offerKeys, ", ") + "."
+		"Prints an offer link (BASE_URL/x/TOKEN) signed with TOKEN_SECRET. Offers: " + strings.Join(offerKeys(), ", ") + "."
 	if len(args) == 0 || args[0] != "mint" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			newFlagSet(env, "token", usage, nil).Usage()
@@ -28,7 +28,7 @@ func runToken(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "token mint", usage, cfg, "DATABASE_PATH", "BASE_URL", "TOKEN_SECRET")
 	company := fs.String("company", "", "company id the link is for (required)")
 	contact := fs.String("contact", "", "contact id the link is for")
-	offer := fs.String("offer", "", "offer key, one of "+strings.Join(offerKeys, ", ")+" (required)")
+	offer := fs.String("offer", "", "offer key, one of "+strings.Join(offerKeys(), ", ")+" (required)")
 	campaign := fs.String("campaign", "", "campaign key")
 	ttl := fs.Duration("ttl", offertoken.DefaultTTL, "how long the link works")
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -38,9 +38,9 @@ func runToken(ctx context.Context, env Env, args []string) error {
 	case strings.TrimSpace(*company) == "":
 		return errors.New("--company is required")
 	case strings.TrimSpace(*offer) == "":
-		return errors.New("--offer is required (one of " + strings.Join(offerKeys, ", ") + ")")
-	case !slices.Contains(offerKeys, *offer):
-		return fmt.Errorf("--offer %q is not an offer; use one of %s", *offer, strings.Join(offerKeys, ", "))
+		return errors.New("--offer is required (one of " + strings.Join(offerKeys(), ", ") + ")")
+	case !slices.Contains(offerKeys(), *offer):
+		return fmt.Errorf("--offer %q is not an offer; use one of %s", *offer, strings.Join(offerKeys(), ", "))
 	case *ttl <= 0:
 		return errors.New("--ttl must be a positive duration such as 72h")
 	case len(fs.Args()) > 0:

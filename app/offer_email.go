@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -31,19 +30,8 @@ import (
 	"github.com/technifold/technifold/ui"
 )
 
-// JobSendOfferEmail sends one offer e-mail to one contact (payload offerEmailPayload).
-const JobSendOfferEmail = "send_offer_email"
-
 // smtpTimeout bounds one SMTP conversation.
 const smtpTimeout = 60 * time.Second
-
-// offerEmailPayload is the payload of a send_offer_email job.
-type offerEmailPayload struct {
-	ContactID   string `json:"contact_id"`
-	CompanyID   string `json:"company_id"`
-	OfferKey    string `json:"offer_key,omitempty"`
-	CampaignKey string `json:"campaign_key,omitempty"`
-}
 
 // smtpSettings is a parsed SMTP_URL.
 type smtpSettings struct {
@@ -126,11 +114,15 @@ type offerEmailResult struct {
 // link, sends, and records offer_email_sent. A retry after a recorded send does nothing; the
 // Message-ID is fixed per job so a resend after a crash can be deduplicated by the receiver.
 func (m *offerMailer) handle(ctx context.Context, job store.Job) (any, error) {
+	return jobHandler(m.sendJob)(ctx, job)
+}
+
+// sendJob is handle with the payload decoded.
+func (m *offerMailer) sendJob(ctx context.Context, job store.Job, p store.SendOfferEmailArgs) (any, error) {
 	if m.err != nil {
 		return nil, m.err
 	}
-	var p offerEmailPayload
-	if err := json.Unmarshal(job.Payload, &p); err != nil || p.ContactID == "" {
+	if p.ContactID == "" {
 		return nil, fmt.Errorf("send_offer_email job %d: payload needs contact_id", job.ID)
 	}
 	eventID := "offer_email_sent:" + strconv.FormatInt(job.ID, 10)
@@ -169,7 +161,7 @@ func (m *offerMailer) handle(ctx context.Context, job store.Job) (any, error) {
 		return nil, err
 	}
 	err = m.db.Update(ctx, func(tx *store.Tx) error {
-		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "system", SourceEventID: eventID, Name: "offer_email_sent",
+		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "system", SourceEventID: eventID, Name: store.EventOfferEmailSent,
 			CompanyID: p.CompanyID, ContactID: k.ID, OfferKey: p.OfferKey, CampaignKey: p.CampaignKey,
 			Meta: map[string]any{"message_id": messageID, "subject": subject, "job_id": job.ID}})
 		return err
@@ -196,7 +188,7 @@ type offerEmailItem struct{ Description, Price string }
 
 // compose builds the whole message: headers and a multipart/alternative body with a
 // plain-text and an HTML part, both quoted-printable.
-func (m *offerMailer) compose(ctx context.Context, jobID int64, k store.Contact, to *mail.Address, p offerEmailPayload) (msg []byte, messageID, subject string, err error) {
+func (m *offerMailer) compose(ctx context.Context, jobID int64, k store.Contact, to *mail.Address, p store.SendOfferEmailArgs) (msg []byte, messageID, subject string, err error) {
 	co, err := m.db.GetConsumablePayload(ctx, p.CompanyID)
 	if err != nil {
 		return nil, "", "", err

@@ -177,7 +177,7 @@ func (e *offerEnv) runJobs(t *testing.T) {
 	}
 }
 
-func (e *offerEnv) jobResult(t *testing.T, id int64) (status, result, lastError string) {
+func (e *offerEnv) jobResult(t *testing.T, id int64) (status store.JobStatus, result, lastError string) {
 	t.Helper()
 	var res, lastErr *string
 	if err := e.db.Read().QueryRow(`SELECT status, result, last_error FROM outbox WHERE id = ?`, id).Scan(&status, &res, &lastErr); err != nil {
@@ -228,9 +228,9 @@ func TestSendOffersReportsEveryContact(t *testing.T) {
 	if err := e.db.Read().QueryRow(`SELECT dedupe_key, payload FROM outbox WHERE id = ?`, eligible["K-SUB"].JobID).Scan(&key, &payload); err != nil {
 		t.Fatal(err)
 	}
-	var p offerEmailPayload
+	var p store.SendOfferEmailArgs
 	if err := json.Unmarshal([]byte(payload), &p); err != nil || key != "send_offer_email:K-SUB:spring:reorder" ||
-		p != (offerEmailPayload{ContactID: "K-SUB", CompanyID: "ACME", OfferKey: "reorder", CampaignKey: "spring"}) {
+		p != (store.SendOfferEmailArgs{ContactID: "K-SUB", CompanyID: "ACME", OfferKey: "reorder", CampaignKey: "spring"}) {
 		t.Fatalf("job %s %s", key, payload)
 	}
 
@@ -447,7 +447,7 @@ func TestOfferEmailConfiguration(t *testing.T) {
 	}
 	// Without SMTP_URL the job type still exists and fails loudly.
 	e := newOfferEnv(t, nil)
-	if _, ok := e.srv.Jobs().Lookup(JobSendOfferEmail); !ok {
+	if _, ok := e.srv.Jobs().Lookup(string(store.JobSendOfferEmail)); !ok {
 		t.Fatal("send_offer_email is not registered")
 	}
 }

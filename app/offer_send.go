@@ -80,9 +80,11 @@ func SendOffers(ctx context.Context, db *store.DB, req OfferSendRequest) (OfferS
 	err = db.Update(ctx, func(tx *store.Tx) error {
 		rep.Eligible, rep.Queued = []OfferRecipient{}, 0 // fn may run again after a group-commit failure
 		for _, k := range eligible {
-			id, created, err := tx.Enqueue(ctx, store.NewJob{Type: JobSendOfferEmail, CompanyID: k.CompanyID,
-				Payload:   offerEmailPayload{ContactID: k.ID, CompanyID: k.CompanyID, OfferKey: req.OfferKey, CampaignKey: req.CampaignKey},
-				DedupeKey: "send_offer_email:" + k.ID + ":" + req.CampaignKey + ":" + req.OfferKey})
+			job := store.NewJobFor(store.SendOfferEmailArgs{ContactID: k.ID, CompanyID: k.CompanyID,
+				OfferKey: req.OfferKey, CampaignKey: req.CampaignKey})
+			job.CompanyID = k.CompanyID
+			job.DedupeKey = string(store.JobSendOfferEmail) + ":" + k.ID + ":" + req.CampaignKey + ":" + req.OfferKey
+			id, created, err := tx.Enqueue(ctx, job)
 			if err != nil {
 				return fmt.Errorf("queue offer e-mail to %s: %w", k.ID, err)
 			}

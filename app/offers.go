@@ -39,23 +39,41 @@ type offerCopy struct {
 	Headline, Intro, CallToAction, Subject string
 }
 
-// offerCopies maps offer keys to their copy; unknown keys get defaultOfferCopy.
-var offerCopies = map[string]offerCopy{
-	"reorder": {Headline: "Time to restock?", Intro: "Your usual consumables, ready to reorder in a couple of taps.",
-		CallToAction: "Reorder now", Subject: "Time to restock your Technifold consumables?"},
-	"winback": {Headline: "We've missed you", Intro: "It has been a while. Here is everything that fits the tools you already own.",
-		CallToAction: "See your consumables", Subject: "We've missed you – consumables for your Technifold tools"},
-	"new_tool": {Headline: "Get the most from your new tool", Intro: "These consumables fit the tool you bought from us.",
-		CallToAction: "Choose consumables", Subject: "Consumables for your new Technifold tool"},
-}
-
 var defaultOfferCopy = offerCopy{Headline: "Consumables for your Technifold tools",
 	Intro: "Creasing ribs, blades and spares, priced for you and ready to order.", CallToAction: "Shop consumables",
 	Subject: "Consumables for your Technifold tools"}
 
+// offers are the offers staff can send or link (declared once: the suggestion rules name
+// theirs, TestEverySuggestionRuleNamesADeclaredOffer), each with its copy.
+var offers = [...]struct {
+	key  string
+	copy offerCopy
+}{
+	{"reorder", offerCopy{Headline: "Time to restock?", Intro: "Your usual consumables, ready to reorder in a couple of taps.",
+		CallToAction: "Reorder now", Subject: "Time to restock your Technifold consumables?"}},
+	{"winback", offerCopy{Headline: "We've missed you", Intro: "It has been a while. Here is everything that fits the tools you already own.",
+		CallToAction: "See your consumables", Subject: "We've missed you – consumables for your Technifold tools"}},
+	{"new_tool", offerCopy{Headline: "Get the most from your new tool", Intro: "These consumables fit the tool you bought from us.",
+		CallToAction: "Choose consumables", Subject: "Consumables for your new Technifold tool"}},
+	{"portal", defaultOfferCopy},
+}
+
+// offerKeys lists the declared offers' keys.
+func offerKeys() []string {
+	keys := make([]string, len(offers))
+	for i, o := range offers {
+		keys[i] = o.key
+	}
+	return keys
+}
+
+// copyFor is an offer's copy; unknown keys (links minted before an offer was retired) get the
+// generic copy.
 func copyFor(offerKey string) offerCopy {
-	if c, ok := offerCopies[offerKey]; ok {
-		return c
+	for _, o := range offers {
+		if o.key == offerKey {
+			return o.copy
+		}
 	}
 	return defaultOfferCopy
 }
@@ -79,8 +97,14 @@ func (s *Server) offerRoutes() {
 	s.handle(http.MethodPost, "/x/checkout", h.crossOriginProtection().Handler(http.HandlerFunc(h.handleCheckout)))
 	s.handleFunc(http.MethodGet, "/preferences/:token", h.handlePreferences)
 	s.handleFunc(http.MethodPost, "/preferences/:token", h.handleUpdatePreferences)
-	s.handle(http.MethodPost, "/api/admin/offers/send", s.requireAdminAPI(http.HandlerFunc(h.handleSend)))
+	s.offers = h
 }
+
+// POST /api/admin/offers/send is declared with the admin API (staff may send offers).
+var _ = declareAdminRoutes(adminRoute{method: http.MethodPost, path: "/api/admin/offers/send", role: roleStaff, api: true,
+	handle: func(s *Server, w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		s.offers.handleSend(w, r)
+	}})
 
 func newOfferHandlers(s *Server) *offerHandlers {
 	h := &offerHandlers{s: s}
@@ -304,7 +328,7 @@ func (h *offerHandlers) openSession(ctx context.Context, w http.ResponseWriter, 
 				return err
 			}
 		}
-		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "web", Name: "offer_view",
+		_, _, err := tx.InsertEvent(ctx, store.Event{Source: "web", Name: store.EventOfferView,
 			SourceEventID: "offer_view:" + sess.Ref + ":" + strconv.FormatInt(tx.Now().Unix(), 10),
 			CompanyID:     c.CompanyID, ContactID: c.ContactID, OfferKey: c.OfferKey, CampaignKey: c.CampaignKey,
 			SessionID: sess.Ref, URL: offerPathRedacted, Meta: viewMeta(r.URL.Query())})

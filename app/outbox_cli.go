@@ -76,7 +76,8 @@ func newOutboxFlags(name, synopsis, summary string) *flag.FlagSet {
 func outboxList(ctx context.Context, db *store.DB, args []string, stdout io.Writer) error {
 	fs := newOutboxFlags("list", "list [--status S] [--type T] [--limit N]", "List outbox jobs, newest first.")
 	var f store.JobFilter
-	fs.StringVar(&f.Status, "status", "", "only jobs in this status ("+strings.Join(store.JobStatuses, ", ")+")")
+	var status string
+	fs.StringVar(&status, "status", "", "only jobs in this status ("+jobStatusList()+")")
 	fs.StringVar(&f.Type, "type", "", "only jobs of this type")
 	fs.IntVar(&f.Limit, "limit", 50, "at most this many jobs (1-1000)")
 	if done, err := parseOutboxFlags(fs, args, stdout); done {
@@ -85,6 +86,7 @@ func outboxList(ctx context.Context, db *store.DB, args []string, stdout io.Writ
 	if fs.NArg() > 0 {
 		return fmt.Errorf("outbox list: unexpected argument %q", fs.Arg(0))
 	}
+	f.Status = store.JobStatus(status)
 	if f.Limit < 1 || f.Limit > 1000 {
 		return fmt.Errorf("outbox list: --limit %d is out of range (1-1000)", f.Limit)
 	}
@@ -157,4 +159,13 @@ func outboxRun(ctx context.Context, db *store.DB, reg *Registry, args []string, 
 		return fmt.Errorf("outbox run: %w", err)
 	}
 	return nil
+}
+
+// jobStatusList is the declared job statuses, comma-separated.
+func jobStatusList() string {
+	var out []string
+	for _, st := range store.JobStatuses() {
+		out = append(out, string(st))
+	}
+	return strings.Join(out, ", ")
 }

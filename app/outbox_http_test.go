@@ -58,7 +58,7 @@ func TestOutboxRunHandler(t *testing.T) {
 
 	for i, header := range []map[string]string{{"X-CRON-SECRET": "s3cret"}, {"Authorization": "Bearer s3cret"}} {
 		for _, typ := range []string{"ok", "ok", "bad"} {
-			enqueueOutboxJob(t, db, store.NewJob{Type: typ})
+			enqueueOutboxJob(t, db, store.NewJob{Type: store.JobKind(typ)})
 		}
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/api/outbox/run", nil)

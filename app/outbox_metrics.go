@@ -5,43 +5,56 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/technifold/technifold/store"
 )
 
-// Outbox metrics live on the default registry as package variables, so any number of Workers
-// (tests, RunDue from the CLI) share them without registering twice.
-var (
-	outboxJobsProcessed = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "technifold_outbox_jobs_processed_total",
-		Help: "Outbox job attempts finished, by job type and outcome (completed, failed, dead, deferred).",
-	}, []string{"type", "outcome"})
-	outboxAttempts = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "technifold_outbox_job_attempts_total",
-		Help: "Outbox job attempts started, by job type.",
-	}, []string{"type"})
-	outboxHandlerSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "technifold_outbox_handler_duration_seconds",
-		Help:    "Time an outbox handler took for one attempt, by job type.",
-		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"type"})
-	outboxStartLatency = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "technifold_outbox_enqueue_to_start_seconds",
-		Help:    "Time from a job falling due (enqueue, or its retry time) to its claim, by job type.",
-		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 60, 300, 1800},
-	}, []string{"type"})
-)
+// outboxMetrics are a worker's counters. Each worker has its own; the server registers its
+// worker's on the server's registry (no global registry, so tests and CLI runs share nothing).
+type outboxMetrics struct {
+	processed      *prometheus.CounterVec
+	attempts       *prometheus.CounterVec
+	handlerSeconds *prometheus.HistogramVec
+	startLatency   *prometheus.HistogramVec
+}
+
+func newOutboxMetrics() *outboxMetrics {
+	return &outboxMetrics{
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "technifold_outbox_jobs_processed_total",
+			Help: "Outbox job attempts finished, by job type and outcome (completed, failed, dead, deferred).",
+		}, []string{"type", "outcome"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "technifold_outbox_job_attempts_total",
+			Help: "Outbox job attempts started, by job type.",
+		}, []string{"type"}),
+		handlerSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "technifold_outbox_handler_duration_seconds",
+			Help:    "Time an outbox handler took for one attempt, by job type.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"type"}),
+		startLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "technifold_outbox_enqueue_to_start_seconds",
+			Help:    "Time from a job falling due (enqueue, or its retry time) to its claim, by job type.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 60, 300, 1800},
+		}, []string{"type"}),
+	}
+}
+
+// collectors are the metrics to register.
+func (m *outboxMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.processed, m.attempts, m.handlerSeconds, m.startLatency}
+}
 
 // observeStart counts an attempt and how long its job waited since it fell due.
-func observeStart(j store.Job) {
-	outboxAttempts.WithLabelValues(j.JobType).Inc()
+func (m *outboxMetrics) observeStart(j store.Job) {
+	m.attempts.WithLabelValues(j.JobType).Inc()
 	due := j.ScheduledFor
 	if j.Attempts == 1 && j.CreatedAt.After(due) {
 		due = j.CreatedAt // enqueued with a RunAt in the past
 	}
 	if wait := j.LastAttemptedAt.Sub(due); wait >= 0 {
-		outboxStartLatency.WithLabelValues(j.JobType).Observe(wait.Seconds())
+		m.startLatency.WithLabelValues(j.JobType).Observe(wait.Seconds())
 	}
 }
 
@@ -77,7 +90,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for status, byType := range counts {
 		for typ, n := range byType {
-			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(n), status, typ)
+			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(n), string(status), typ)
 		}
 	}
 	next, ok, err := c.db.NextDueAt(ctx)

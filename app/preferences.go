@@ -120,13 +120,13 @@ func (h *offerHandlers) handleUpdatePreferences(w http.ResponseWriter, r *http.R
 	var status, eventName, done string
 	switch action {
 	case "unsubscribe":
-		status, eventName, done = store.MarketingUnsubscribed, "email_unsubscribed", "You are unsubscribed. We will not send you offers any more."
+		status, eventName, done = store.MarketingUnsubscribed, string(store.EventEmailUnsubscribed), "You are unsubscribed. We will not send you offers any more."
 	case "resubscribe":
 		if expired {
 			h.renderBadLink(w, r, tokenExpired, token)
 			return
 		}
-		status, eventName, done = store.MarketingSubscribed, "email_resubscribed", "Thank you, you are subscribed again."
+		status, eventName, done = store.MarketingSubscribed, string(store.EventEmailResubscribed), "Thank you, you are subscribed again."
 	default:
 		h.renderMessage(w, r, http.StatusBadRequest, "", "Something went wrong", "Choose Unsubscribe or Resubscribe.")
 		return
@@ -165,7 +165,7 @@ func (h *offerHandlers) setMarketingStatus(ctx context.Context, c offertoken.Cla
 				return err
 			}
 		}
-		_, _, err = tx.InsertEvent(ctx, store.Event{Source: "web", Name: eventName,
+		_, _, err = tx.InsertEvent(ctx, store.Event{Source: "web", Name: store.EventName(eventName),
 			SourceEventID: eventName + ":" + c.ContactID + ":" + prev + ":" + strconv.FormatInt(tx.Now().UnixMilli(), 10),
 			CompanyID:     c.CompanyID, ContactID: c.ContactID, OfferKey: c.OfferKey, CampaignKey: c.CampaignKey,
 			URL: preferencesPathRedacted, Meta: map[string]any{"previous_status": prev, "method": method}})

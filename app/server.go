@@ -32,26 +32,36 @@ type Server struct {
 	// feature sets it. Checkout uses it for fields the request leaves out.
 	offerSession func(r *http.Request) (companyID, contactID string, ok bool)
 	stripe       *stripeService
+	offers       *offerHandlers // set by offerRoutes
 	// admin is the staff UI's state (templates, CSRF check, sign-in throttle); replicator is
 	// set by Serve when replication runs, for the dashboard's status and "sync now".
 	admin      *adminUI
 	replicator *store.Replicator
 
 	http *http.Server
+	// registered lists the routes as "METHOD /pattern" (Routes).
+	registered []string
 }
 
 // NewServer builds the server and its routes. It starts nothing: Start and Shutdown do.
 func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, db: db, logger: logger, router: httprouter.New(), registry: prometheus.NewRegistry()}
 	s.metrics = newHTTPMetrics(s.registry)
+	// The server's own registry holds every metric, the Go runtime and process collectors
+	// included (the names the default registry would give them); nothing is global.
 	s.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.Read(), "read"),
 		NewOutboxCollector(db),
 		newStoreCollector(db),
 	)
 	s.jobs = &Registry{}
-	s.registerJobs()
+	if err := s.registerJobs(); err != nil {
+		return nil, err
+	}
 	s.worker = NewWorker(db, s.jobs, WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: logger})
+	s.registry.MustRegister(append(s.jobs.Metrics(), s.worker.metrics.collectors()...)...)
 	admin, err := newAdminUI(cfg, db.Now)
 	if err != nil {
 		return nil, err
@@ -108,8 +118,10 @@ func (s *Server) routes() {
 	})
 	s.handleFunc(http.MethodGet, "/healthz", s.handleHealthz)
 	s.handleFunc(http.MethodGet, "/readyz", s.handleReadyz)
+	// Litestream (a library we do not fork) registers its own metrics on the global registry:
+	// its litestream_* families are served from there, renamed where they fail Prometheus' lint.
 	s.handle(http.MethodGet, "/metrics", promhttp.HandlerFor(
-		prometheus.Gatherers{s.registry, lintClean(prometheus.DefaultGatherer)}, promhttp.HandlerOpts{}))
+		prometheus.Gatherers{s.registry, litestreamMetrics(prometheus.DefaultGatherer)}, promhttp.HandlerOpts{}))
 	s.handle(http.MethodPost, "/api/outbox/run", s.guardCronSecret(OutboxRunHandler(s.worker, s.cfg.CronSecret, s.logger)))
 	s.handleFunc(http.MethodPost, "/api/zoho/webhook", s.handleZohoWebhook)
 	s.stripeRoutes()

@@ -21,9 +21,10 @@ type orderLife struct {
 	order  store.Order
 	events []lifeEvent
 	// expected end state
-	status, payment string
-	refunded        int64
-	paid            bool
+	status   store.OrderStatus
+	payment  store.PaymentStatus
+	refunded int64
+	paid     bool
 	// refund jobs: 2 when the partial refund is first seen before the full one, else 1
 	partialID, fullID string
 }

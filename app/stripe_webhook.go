@@ -327,11 +327,20 @@ func stripeEventFromObject(e store.StripeEvent, obj *stripeObjectJSON) (store.St
 	if obj.ID == "" {
 		return e, invalidf("malformed event: data.object.id is required")
 	}
+	decl, ok := store.LookupStripeEventType(e.Type)
+	if !ok {
+		return e, fmt.Errorf("no declaration for stripe event type %s", e.Type)
+	}
+	// The declaration says which object the type carries, so which id its id is; an event
+	// carrying another object is refused rather than filed under the wrong id.
+	if obj.Object != "" && obj.Object != string(decl.Object) {
+		return e, invalidf("malformed event: %s carries a %s, not a %s", e.Type, truncateRunes(obj.Object, 64), decl.Object)
+	}
 	e.OrderID = obj.Metadata["order_id"]
 	e.CustomerID = string(obj.Customer)
 	e.Currency = strings.ToLower(obj.Currency)
-	switch {
-	case strings.HasPrefix(e.Type, "checkout.session."):
+	switch decl.Object {
+	case store.StripeObjectCheckoutSession:
 		if e.OrderID == "" {
 			e.OrderID = obj.ClientReferenceID
 		}
@@ -344,7 +353,7 @@ func stripeEventFromObject(e store.StripeEvent, obj *stripeObjectJSON) (store.St
 		if obj.AmountTotal != nil {
 			e.Amount = *obj.AmountTotal
 		}
-	case strings.HasPrefix(e.Type, "payment_intent."):
+	case store.StripeObjectPaymentIntent:
 		e.PaymentIntentID, e.Amount = obj.ID, obj.Amount
 		if obj.AmountReceived > 0 {
 			e.Amount = obj.AmountReceived
@@ -352,13 +361,13 @@ func stripeEventFromObject(e store.StripeEvent, obj *stripeObjectJSON) (store.St
 		if pe := obj.LastPaymentError; pe != nil {
 			e.FailureCode, e.DeclineCode, e.FailureMessage = pe.Code, pe.DeclineCode, pe.Message
 		}
-	case strings.HasPrefix(e.Type, "invoice."):
+	case store.StripeObjectInvoice:
 		e.InvoiceID, e.Amount = obj.ID, obj.AmountPaid
-	case strings.HasPrefix(e.Type, "charge."):
+	case store.StripeObjectCharge:
 		e.ChargeID, e.PaymentIntentID, e.Amount = obj.ID, string(obj.PaymentIntent), obj.Amount
 		e.AmountRefunded, e.Refunded = obj.AmountRefunded, obj.Refunded
 	default:
-		return e, fmt.Errorf("no parser for stripe event type %s", e.Type)
+		return e, fmt.Errorf("no parser for stripe object %s (event type %s)", decl.Object, e.Type)
 	}
 	if e.Amount < 0 || e.AmountRefunded < 0 {
 		return e, invalidf("malformed event: negative amount")

@@ -183,9 +183,10 @@ func TestStripeWebhookEventTypes(t *testing.T) {
 	env := newStripeTestEnv(t, nil)
 	ctx := context.Background()
 	type want struct {
-		status, payment string
-		refunded        int64
-		event           string
+		status   store.OrderStatus
+		payment  store.PaymentStatus
+		refunded int64
+		event    string
 	}
 	tests := []struct {
 		name  string

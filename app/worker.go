@@ -40,6 +40,8 @@ type Worker struct {
 	opts  WorkerOptions
 	log   *slog.Logger
 	nudge chan struct{}
+	// metrics are this worker's counters; the server registers them on its registry.
+	metrics *outboxMetrics
 
 	mu sync.Mutex
 	bg *background
@@ -71,7 +73,8 @@ func NewWorker(db *store.DB, reg *Registry, opts WorkerOptions) *Worker {
 	if reg == nil {
 		reg = &Registry{}
 	}
-	return &Worker{db: db, reg: reg, opts: opts, log: opts.Logger.With("worker", opts.ID), nudge: make(chan struct{}, 1)}
+	return &Worker{db: db, reg: reg, opts: opts, log: opts.Logger.With("worker", opts.ID), nudge: make(chan struct{}, 1),
+		metrics: newOutboxMetrics()}
 }
 
 func defaultWorkerID() string {
@@ -395,14 +398,14 @@ func (s *session) run(j store.Job) {
 		w.log.Warn("outbox job lease lost before it started", "job_id", j.ID, "job_type", j.JobType, "attempt", j.Attempts)
 		return
 	}
-	observeStart(j)
+	w.metrics.observeStart(j)
 	start := time.Now()
 	result, err := w.execute(ctx, j)
 	took := time.Since(start)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %s: %w", w.opts.JobTimeout, err)
 	}
-	outboxHandlerSeconds.WithLabelValues(j.JobType).Observe(took.Seconds())
+	w.metrics.handlerSeconds.WithLabelValues(j.JobType).Observe(took.Seconds())
 	if s.abandoned.Load() {
 		return // Stop gave up on this job: it stays processing until its lease expires
 	}
@@ -448,7 +451,7 @@ func (s *session) recordFailure(j store.Job, herr error, took time.Duration) {
 			return
 		}
 		s.processed.Add(1)
-		outboxJobsProcessed.WithLabelValues(j.JobType, "deferred").Inc()
+		w.metrics.processed.WithLabelValues(j.JobType, "deferred").Inc()
 		w.log.Info("outbox job deferred", append(attrs, "until", d.Until, "reason", d.Reason)...)
 		return
 	}
@@ -463,7 +466,7 @@ func (s *session) recordFailure(j store.Job, herr error, took time.Duration) {
 	}
 	s.processed.Add(1)
 	s.failed.Add(1)
-	outboxJobsProcessed.WithLabelValues(j.JobType, status).Inc()
+	w.metrics.processed.WithLabelValues(j.JobType, string(status)).Inc()
 	if status == store.JobDead {
 		w.log.Error("outbox job is dead: no attempts left", append(attrs, "error", msg)...)
 		return
@@ -526,7 +529,7 @@ func (s *session) writeCompletions(batch []completion) {
 			continue
 		}
 		s.processed.Add(1)
-		outboxJobsProcessed.WithLabelValues(j.JobType, store.JobCompleted).Inc()
+		w.metrics.processed.WithLabelValues(j.JobType, string(store.JobCompleted)).Inc()
 		w.log.Info("outbox job completed", "job_id", j.ID, "job_type", j.JobType, "attempt", j.Attempts,
 			"duration_ms", c.took.Milliseconds())
 	}

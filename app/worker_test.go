@@ -99,7 +99,7 @@ func TestWorkerOutcomes(t *testing.T) {
 		name        string
 		handler     Handler // nil: no handler registered
 		maxAttempts int
-		status      string
+		status      store.JobStatus
 		attempts    int
 		lastError   string
 		failed      int
@@ -130,9 +130,9 @@ func TestWorkerOutcomes(t *testing.T) {
 			db := openOutboxTestDB(t, clock.Now)
 			reg := &Registry{}
 			if tt.handler != nil {
-				reg.Register(tt.name, tt.handler)
+				reg.Register(store.JobKind(tt.name), tt.handler)
 			}
-			id := enqueueOutboxJob(t, db, store.NewJob{Type: tt.name, MaxAttempts: tt.maxAttempts})
+			id := enqueueOutboxJob(t, db, store.NewJob{Type: store.JobKind(tt.name), MaxAttempts: tt.maxAttempts})
 			w := NewWorker(db, reg, WorkerOptions{JobTimeout: 50 * time.Millisecond, Logger: quietLogger()})
 			processed, failed, err := w.RunDue(context.Background(), 10*time.Second)
 			if err != nil || processed != 1 || failed != tt.failed {

@@ -61,17 +61,17 @@ func TestZohoDailyLimitPausesEveryJob(t *testing.T) {
 	e.fake.InjectFault(zohofake.Fault{Kind: zohofake.FaultRateLimit, Code: 45, RetryAfter: 3 * time.Hour,
 		Method: http.MethodPost, Path: "/invoices"})
 	reg := &Registry{}
-	reg.Register(JobZohoSyncOrder, e.sync.SyncOrder)
-	reg.Register(JobZohoSyncRefund, e.sync.SyncRefund)
+	reg.Register(store.JobZohoSyncOrder, e.sync.SyncOrder)
+	reg.Register(store.JobZohoSyncRefund, e.sync.SyncRefund)
 	ctx := context.Background()
 	for i := range 3 {
 		id := fmt.Sprintf("ORD-%06d", 300+i)
 		e.seedPaidOrder(t, zohoOrderSeed{order: id, company: fmt.Sprintf("CO%d", i), contact: fmt.Sprintf("K%d", i),
 			lines: []zohoLine{{code: "C1", qty: 1, unit: 1000}}})
-		enqueueZohoJob(t, e.db, store.NewJob{Type: JobZohoSyncOrder, Payload: map[string]string{"order_id": id}, OrderID: id})
+		enqueueZohoJob(t, e.db, store.NewJob{Type: store.JobZohoSyncOrder, Payload: store.ZohoSyncOrderArgs{OrderID: id}, OrderID: id})
 	}
-	enqueueZohoJob(t, e.db, store.NewJob{Type: JobZohoSyncRefund, Payload: map[string]any{"order_id": "ORD-000300",
-		"charge_id": "ch_1", "amount_refunded_total": 100, "refund_amount": 100, "currency": "gbp"}})
+	enqueueZohoJob(t, e.db, store.NewJob{Type: store.JobZohoSyncRefund, Payload: store.ZohoSyncRefundArgs{OrderID: "ORD-000300",
+		ChargeID: "ch_1", AmountRefundedTotal: 100, RefundAmount: 100, Currency: "gbp"}})
 	w := NewWorker(e.db, reg, WorkerOptions{Concurrency: 1, Logger: quietLogger()})
 	if _, _, err := w.RunDue(ctx, 20*time.Second); err != nil {
 		t.Fatal(err)
@@ -123,10 +123,10 @@ func enqueueZohoJob(t testing.TB, db *store.DB, j store.NewJob) int64 {
 	return id
 }
 
-func zohoAuthFailureCount(t testing.TB) float64 {
+func zohoAuthFailureCount(t testing.TB, z *ZohoSync) float64 {
 	t.Helper()
 	var m dto.Metric
-	if err := zohoAuthFailures.Write(&m); err != nil {
+	if err := z.authFailures.Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
@@ -138,14 +138,14 @@ func TestZohoAuthFailureStopsTheSync(t *testing.T) {
 	e := newZohoEnv(t, zohoEnvOptions{fake: zohofake.Options{ClientSecret: "the-real-secret"},
 		env: map[string]string{"ZOHO_CLIENT_SECRET": "a-revoked-secret"}})
 	reg := &Registry{}
-	reg.Register(JobZohoSyncOrder, e.sync.SyncOrder)
+	reg.Register(store.JobZohoSyncOrder, e.sync.SyncOrder)
 	ctx := context.Background()
 	for i := range 2 {
 		id := fmt.Sprintf("ORD-%06d", 400+i)
 		e.seedPaidOrder(t, zohoOrderSeed{order: id, company: "CO1", contact: "K1", lines: []zohoLine{{code: "C1", qty: 1, unit: 100}}})
-		enqueueZohoJob(t, e.db, store.NewJob{Type: JobZohoSyncOrder, Payload: map[string]string{"order_id": id}})
+		enqueueZohoJob(t, e.db, store.NewJob{Type: store.JobZohoSyncOrder, Payload: store.ZohoSyncOrderArgs{OrderID: id}})
 	}
-	before := zohoAuthFailureCount(t)
+	before := zohoAuthFailureCount(t, e.sync)
 	w := NewWorker(e.db, reg, WorkerOptions{Concurrency: 1, Logger: quietLogger()})
 	if _, _, err := w.RunDue(ctx, 20*time.Second); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestZohoAuthFailureStopsTheSync(t *testing.T) {
 	if err != nil || alert == nil || !strings.Contains(alert.Message, "invalid_client") || !alert.At.Equal(e.clock.Now()) {
 		t.Fatalf("alert: %+v, %v", alert, err)
 	}
-	if got := zohoAuthFailureCount(t) - before; got != 1 {
+	if got := zohoAuthFailureCount(t, e.sync) - before; got != 1 {
 		t.Errorf("technifold_zoho_auth_failures_total rose by %v, want 1 (the second job never called Zoho)", got)
 	}
 	jobs, _ := e.db.ListJobs(ctx, store.JobFilter{})
@@ -195,7 +195,7 @@ func TestZohoAuthAlertOfOldCredentials(t *testing.T) {
 	e := newZohoEnv(t, zohoEnvOptions{})
 	e.seedPaidOrder(t, zohoOrderSeed{order: "ORD-000500", company: "CO1", contact: "K1", lines: []zohoLine{{code: "C1", qty: 1, unit: 100}}})
 	old := NewZohoSync(zohoTestConfig(t, e.fake, map[string]string{"ZOHO_REFRESH_TOKEN": "revoked"}), e.db, quietLogger())
-	old.raiseAuthAlert(context.Background(), JobZohoSyncOrder, errors.New("zohobooks: authentication failed"))
+	old.raiseAuthAlert(context.Background(), string(store.JobZohoSyncOrder), errors.New("zohobooks: authentication failed"))
 	_, err := old.SyncOrder(context.Background(), zohoOrderJob("ORD-000500"))
 	if _, ok := asDeferError(err); !ok {
 		t.Fatalf("same credentials: %v, want a deferral", err)
@@ -240,7 +240,7 @@ func TestZohoSettleClassifiesErrors(t *testing.T) {
 		{"refused credentials", &zohobooks.AuthError{Reason: "invalid_code"}, zohoAuthRetry},
 	}
 	for _, tc := range cases {
-		err := e.sync.settle(context.Background(), JobZohoSyncOrder, tc.err)
+		err := e.sync.settle(context.Background(), string(store.JobZohoSyncOrder), tc.err)
 		d, deferred := asDeferError(err)
 		switch {
 		case tc.until < 0 && (deferred || !errors.Is(err, tc.err)):
@@ -252,7 +252,7 @@ func TestZohoSettleClassifiesErrors(t *testing.T) {
 	if until, _ := ZohoPausedUntil(context.Background(), e.db); !until.Equal(now.Add(zohoDailyProbe)) {
 		t.Errorf("paused until %v", until)
 	}
-	if a, _ := GetZohoAuthAlert(context.Background(), e.db); a == nil || a.JobType != JobZohoSyncOrder {
+	if a, _ := GetZohoAuthAlert(context.Background(), e.db); a == nil || a.JobType != string(store.JobZohoSyncOrder) {
 		t.Errorf("alert %+v", a)
 	}
 }

@@ -14,20 +14,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/technifold/technifold/app/zohobooks"
 	"github.com/technifold/technifold/store"
 )
 
-// Job types of the Zoho Books sync; the Stripe webhook enqueues them.
-const (
-	JobZohoSyncOrder  = "zoho_sync_order"
-	JobZohoSyncRefund = "zoho_sync_refund"
-)
-
-// zohoJobTypes are every job that calls Zoho: a pause or an auth alert holds them all.
-var zohoJobTypes = []string{JobZohoSyncOrder, JobZohoSyncRefund}
+// zohoJobTypes are every job that calls Zoho: a pause or an auth alert holds them all. The
+// kinds and their payloads are declared in store, whose Stripe events enqueue them.
+func zohoJobTypes() []string {
+	return []string{string(store.JobZohoSyncOrder), string(store.JobZohoSyncRefund)}
+}
 
 // integration_state names of the sync (the admin dashboard reads the last two).
 const (
@@ -48,10 +44,13 @@ const (
 	zohoMintRetry = 2 * time.Minute
 )
 
-var zohoAuthFailures = promauto.NewCounter(prometheus.CounterOpts{
-	Name: "technifold_zoho_auth_failures_total",
-	Help: "Zoho Books calls refused for bad credentials (invalid_code, invalid_client); the sync stops until the alert is cleared.",
-})
+// newZohoAuthFailures is the counter of refused credentials; the server registers it.
+func newZohoAuthFailures() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "technifold_zoho_auth_failures_total",
+		Help: "Zoho Books calls refused for bad credentials (invalid_code, invalid_client); the sync stops until the alert is cleared.",
+	})
+}
 
 // ZohoSync runs the Zoho Books jobs. All its calls go through one Books client per process, so
 // they share one rate limiter (ZOHO_RATE_PER_MINUTE) and one access token.
@@ -59,6 +58,8 @@ type ZohoSync struct {
 	cfg    *Config
 	db     *store.DB
 	logger *slog.Logger
+	// authFailures counts refused credentials (technifold_zoho_auth_failures_total).
+	authFailures prometheus.Counter
 
 	mu     sync.Mutex
 	client *zohobooks.Client // built on first use; tests set it
@@ -72,7 +73,7 @@ func NewZohoSync(cfg *Config, db *store.DB, logger *slog.Logger) *ZohoSync {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &ZohoSync{cfg: cfg, db: db, logger: logger}
+	return &ZohoSync{cfg: cfg, db: db, logger: logger, authFailures: newZohoAuthFailures()}
 }
 
 // zohoClientKey identifies a Books client: one per configuration and database in the process.
@@ -154,7 +155,7 @@ func ClearZohoAuthAlert(ctx context.Context, db *store.DB) (resumed int64, err e
 		if err := tx.DeleteState(ctx, zohoAuthAlertState); err != nil {
 			return err
 		}
-		resumed, err = tx.ResumeDeferredJobs(ctx, zohoJobTypes...)
+		resumed, err = tx.ResumeDeferredJobs(ctx, zohoJobTypes()...)
 		return err
 	})
 	return resumed, err
@@ -260,7 +261,7 @@ func (z *ZohoSync) pause(ctx context.Context, until time.Time) error {
 
 // raiseAuthAlert records the alert for the admin dashboard, logs it and counts it.
 func (z *ZohoSync) raiseAuthAlert(ctx context.Context, jobType string, cause error) {
-	zohoAuthFailures.Inc()
+	z.authFailures.Inc()
 	z.logger.Error("zoho books refused the credentials: the sync is stopped until an admin fixes them and clears the alert",
 		"error", cause, "job_type", jobType)
 	a := ZohoAuthAlert{Message: cause.Error(), At: z.db.Now(), JobType: jobType, Credentials: z.credentialsFingerprint()}
@@ -313,30 +314,19 @@ func (k *keyedLocks) lock(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-// zohoRefundPayload is the zoho_sync_refund payload the Stripe webhook enqueues.
-type zohoRefundPayload struct {
-	OrderID             string      `json:"order_id"`
-	ChargeID            string      `json:"charge_id"`
-	AmountRefundedTotal json.Number `json:"amount_refunded_total"`
-	RefundAmount        json.Number `json:"refund_amount"`
-	Currency            string      `json:"currency"`
-}
-
 // SyncRefund is the zoho_sync_refund handler: it books one Stripe refund state (charge +
 // cumulative amount) as a refund of the order's Books payment, once.
 //
 // Zoho refunds only the unapplied part of a customer payment; a payment applied in full to its
 // invoice may need a credit note instead, which this does not create.
 func (z *ZohoSync) SyncRefund(ctx context.Context, job store.Job) (any, error) {
-	var p zohoRefundPayload
-	dec := json.NewDecoder(strings.NewReader(string(job.Payload)))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("zoho_sync_refund: malformed payload: %w", err)
-	}
-	total, terr := p.AmountRefundedTotal.Int64()
-	amount, aerr := p.RefundAmount.Int64()
-	if p.OrderID == "" || p.ChargeID == "" || terr != nil || aerr != nil || amount <= 0 || p.Currency == "" {
+	return jobHandler(z.syncRefundJob)(ctx, job)
+}
+
+// syncRefundJob is SyncRefund with the payload decoded.
+func (z *ZohoSync) syncRefundJob(ctx context.Context, job store.Job, p store.ZohoSyncRefundArgs) (any, error) {
+	total, amount := p.AmountRefundedTotal, p.RefundAmount
+	if p.OrderID == "" || p.ChargeID == "" || total < amount || amount <= 0 || p.Currency == "" {
 		return nil, fmt.Errorf("zoho_sync_refund: payload needs order_id, charge_id, amount_refunded_total, a positive refund_amount and currency")
 	}
 	c, err := z.start(ctx)
@@ -360,7 +350,7 @@ type zohoRefundResult struct {
 	ZohoRefundID  string `json:"zoho_refund_id"`
 }
 
-func (z *ZohoSync) bookRefund(ctx context.Context, c *zohobooks.Client, p zohoRefundPayload, total, amount int64) (zohoRefundResult, error) {
+func (z *ZohoSync) bookRefund(ctx context.Context, c *zohobooks.Client, p store.ZohoSyncRefundArgs, total, amount int64) (zohoRefundResult, error) {
 	ref := fmt.Sprintf("refund:%s:%d", p.ChargeID, total)
 	res := zohoRefundResult{OrderID: p.OrderID, Reference: ref}
 	if done, ok, err := z.db.GetZohoRefund(ctx, ref); err != nil || ok {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,10 +35,12 @@ type zohoOrderResult struct {
 // before it creates and stores the id before the next step, so a retry after a crash, a timeout
 // or a lost response resumes where the last attempt stopped and never creates a record twice.
 func (z *ZohoSync) SyncOrder(ctx context.Context, job store.Job) (any, error) {
-	var p struct {
-		OrderID string `json:"order_id"`
-	}
-	if err := json.Unmarshal(job.Payload, &p); err != nil || p.OrderID == "" {
+	return jobHandler(z.syncOrderJob)(ctx, job)
+}
+
+// syncOrderJob is SyncOrder with the payload decoded.
+func (z *ZohoSync) syncOrderJob(ctx context.Context, job store.Job, p store.ZohoSyncOrderArgs) (any, error) {
+	if p.OrderID == "" {
 		if p.OrderID = job.OrderID; p.OrderID == "" {
 			return nil, fmt.Errorf("zoho_sync_order: payload needs an order_id")
 		}

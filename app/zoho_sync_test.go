@@ -182,11 +182,11 @@ func (e *zohoEnv) seedPaidOrder(t testing.TB, s zohoOrderSeed) {
 }
 
 func zohoOrderJob(orderID string) store.Job {
-	return store.Job{JobType: JobZohoSyncOrder, Payload: json.RawMessage(fmt.Sprintf(`{"order_id":%q}`, orderID)), OrderID: orderID}
+	return store.Job{JobType: string(store.JobZohoSyncOrder), Payload: json.RawMessage(fmt.Sprintf(`{"order_id":%q}`, orderID)), OrderID: orderID}
 }
 
 func zohoRefundJob(orderID, chargeID string, total, amount int64) store.Job {
-	return store.Job{JobType: JobZohoSyncRefund, OrderID: orderID, Payload: json.RawMessage(fmt.Sprintf(
+	return store.Job{JobType: string(store.JobZohoSyncRefund), OrderID: orderID, Payload: json.RawMessage(fmt.Sprintf(
 		`{"order_id":%q,"charge_id":%q,"amount_refunded_total":%d,"refund_amount":%d,"currency":"gbp"}`,
 		orderID, chargeID, total, amount))}
 }
@@ -204,7 +204,7 @@ type zohoRun struct {
 func (e *zohoEnv) runToCompletion(t testing.TB, job store.Job) zohoRun {
 	t.Helper()
 	h := e.sync.SyncOrder
-	if job.JobType == JobZohoSyncRefund {
+	if job.JobType == string(store.JobZohoSyncRefund) {
 		h = e.sync.SyncRefund
 	}
 	var run zohoRun
@@ -445,7 +445,7 @@ func TestZohoSyncOrderRefusesWhatItCannotSync(t *testing.T) {
 		{"unpaid order", "ORD-000020 is pending, not paid", func() (any, error) { return e.sync.SyncOrder(ctx, zohoOrderJob("ORD-000020")) }},
 		{"unknown order", `order "ORD-404" not found`, func() (any, error) { return e.sync.SyncOrder(ctx, zohoOrderJob("ORD-404")) }},
 		{"bad payload", "payload needs an order_id", func() (any, error) {
-			return e.sync.SyncOrder(ctx, store.Job{JobType: JobZohoSyncOrder, Payload: json.RawMessage(`{}`)})
+			return e.sync.SyncOrder(ctx, store.Job{JobType: string(store.JobZohoSyncOrder), Payload: json.RawMessage(`{}`)})
 		}},
 		{"refund before the order's payment", "waiting for zoho_sync_order", func() (any, error) {
 			return e.sync.SyncRefund(ctx, zohoRefundJob("ORD-000020", "ch_9", 100, 100))
@@ -499,14 +499,14 @@ func TestZohoSyncThroughWorker(t *testing.T) {
 		// A refund seen before the order's sync ran first: it waits (one failed attempt) until
 		// the order's payment exists.
 		var err error
-		refundJob, _, err = tx.Enqueue(ctx, store.NewJob{Type: JobZohoSyncRefund, OrderID: orders[0],
-			Payload:   map[string]any{"order_id": orders[0], "charge_id": "ch_1", "amount_refunded_total": 500, "refund_amount": 500, "currency": "gbp"},
+		refundJob, _, err = tx.Enqueue(ctx, store.NewJob{Type: store.JobZohoSyncRefund, OrderID: orders[0],
+			Payload:   store.ZohoSyncRefundArgs{OrderID: orders[0], ChargeID: "ch_1", AmountRefundedTotal: 500, RefundAmount: 500, Currency: "gbp"},
 			DedupeKey: "zoho_sync_refund:ch_1:500"})
 		if err != nil {
 			return err
 		}
 		for _, id := range orders {
-			if _, _, err := tx.Enqueue(ctx, store.NewJob{Type: JobZohoSyncOrder, Payload: map[string]string{"order_id": id},
+			if _, _, err := tx.Enqueue(ctx, store.NewJob{Type: store.JobZohoSyncOrder, Payload: store.ZohoSyncOrderArgs{OrderID: id},
 				DedupeKey: "zoho_sync_order:" + id, CompanyID: "CO1", OrderID: id}); err != nil {
 				return err
 			}

@@ -23,14 +23,10 @@ import (
 // maxZohoWebhookBody caps a Zoho CRM webhook body.
 const maxZohoWebhookBody = 64 << 10
 
-// zohoEventTypes are the engagement events Zoho CRM may post (contract).
-var zohoEventTypes = []string{"email_opened", "email_clicked", "email_bounced", "email_unsubscribed",
-	"campaign_sent", "form_submitted", "webinar_registered", "deal_created", "deal_won"}
-
 // zohoConsentChanges maps the events that change a contact's marketing status to the new status.
 var zohoConsentChanges = map[string]string{
-	"email_unsubscribed": store.MarketingUnsubscribed,
-	"email_bounced":      store.MarketingBounced,
+	string(store.EventEmailUnsubscribed): store.MarketingUnsubscribed,
+	string(store.EventEmailBounced):      store.MarketingBounced,
 }
 
 // zohoWebhook is one delivery of the Zoho CRM webhook, parsed but not yet resolved.
@@ -129,7 +125,7 @@ func (s *Server) recordZohoWebhook(r *http.Request, in zohoWebhook, body []byte)
 		}
 		var err error
 		id, duplicate, err = tx.ApplyZohoEngagement(ctx, store.ZohoEngagement{
-			Event: store.Event{SourceEventID: sourceID, Name: in.EventType, CompanyID: companyID, ContactID: contact.ID,
+			Event: store.Event{SourceEventID: sourceID, Name: store.EventName(in.EventType), CompanyID: companyID, ContactID: contact.ID,
 				CampaignKey: in.CampaignKey, URL: in.URL, Meta: in.Metadata, OccurredAt: occurred},
 			MarketingStatus: zohoConsentChanges[in.EventType],
 			Body:            string(body),
@@ -165,7 +161,9 @@ func parseZohoWebhook(contentType string, body []byte) (zohoWebhook, error) {
 	}
 	in := zohoWebhook{EventType: strings.ToLower(f["event_type"]), EventID: f["event_id"], Email: f["email"],
 		ContactID: f["contact_id"], CompanyID: f["company_id"], CampaignKey: f["campaign_key"], URL: f["url"], Metadata: meta}
-	if !slices.Contains(zohoEventTypes, in.EventType) {
+	// The engagement events Zoho CRM may post (contract) are declared with the other event
+	// names in store.
+	if zohoEventTypes := store.ZohoEventTypes(); !slices.Contains(zohoEventTypes, in.EventType) {
 		if in.EventType == "" {
 			return in, invalidf("event_type is required; accepted: %s", strings.Join(zohoEventTypes, ", "))
 		}

@@ -52,6 +52,29 @@ mutation webhook-ack-on-failure app/stripe_webhook.go \
   $'\t\twriteJSON(w, http.StatusOK, map[string]bool{"received": true})\n\t\treturn\n\t}\n\twriteJSON(w, http.StatusOK, map[string]bool{"received": true})' \
   ./app 'TestStripeWebhookWriteFailureAnswers5xxAndLeavesNothing|TestStripeWebhookFailingDeliveryTableAnswers5xx'
 
+# Issue 14's hazard: the app files the order sync under another name (every paid order's
+# Zoho job would die with "no handler").
+mutation job-kind-renamed-app-side app/jobs.go \
+  'registerJob(reg, zoho.syncOrderJob)' \
+  'reg.Register("zoho_sync_orders", jobHandler(zoho.syncOrderJob))' \
+  ./app 'TestEveryDeclaredJobKindHasAHandler'
+# Issue 14's hazard: charge.dispute.created declared as a charge event (its dispute id would be
+# stored as the charge id).
+mutation dispute-as-charge store/stripe_event_types.go \
+  $'\t{StripeChargeRefunded, StripeObjectCharge, EventChargeRefunded},\n}' \
+  $'\t{StripeChargeRefunded, StripeObjectCharge, EventChargeRefunded},\n\t{"charge.dispute.created", StripeObjectCharge, EventChargeRefunded},\n}' \
+  ./store 'TestStripeEventTypesNameTheirObject'
+# Issue 12 §3: staff may cancel jobs.
+mutation staff-may-cancel app/admin_ops.go \
+  'path: "/admin/jobs/:id/cancel", role: roleAdmin,' \
+  'path: "/admin/jobs/:id/cancel", role: roleStaff,' \
+  ./app 'TestDeclaredRolesFollowTheRoleRules'
+# Issue 12 §3: the page guard forgets the role.
+mutation role-check-skipped app/admin_auth.go \
+  $'if !need.allows(p) {\n\t\t\ts.renderStatus' \
+  $'if false && !need.allows(p) {\n\t\t\ts.renderStatus' \
+  ./app 'TestStaffAreRefusedEveryAdminOnlyRoute'
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 survived=0 broken=0 ran=0

@@ -309,10 +309,6 @@ func (db *DB) DeliveryRequests(ctx context.Context, status string, since time.Ti
 	return n, err
 }
 
-// CategoryWeights is how much each event category adds to a company's engagement score: buying
-// says more than clicking, clicking more than viewing, viewing more than receiving an e-mail.
-var CategoryWeights = map[string]int{"purchase": 5, "click": 3, "view": 2, "email": 1, "event": 1}
-
 // EngagementWindow is the period the engagement score counts events over.
 const EngagementWindow = 90 * 24 * time.Hour
 
@@ -429,7 +425,7 @@ func (db *DB) engagementScores(ctx context.Context, ids []string) (map[string]en
 		}
 		e := out[id]
 		e.events += n
-		e.score += n * CategoryWeights[cat]
+		e.score += n * EventCategory(cat).Weight()
 		out[id] = e
 	}
 	return out, rows.Err()

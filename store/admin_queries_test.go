@@ -25,7 +25,7 @@ func seedFeed(t *testing.T, db *DB, base time.Time, n int) {
 				return err
 			}
 		}
-		names := []string{"email_opened", "offer_view", "checkout_completed", "email_clicked", "deal_created"}
+		names := []EventName{"email_opened", "offer_view", "checkout_completed", "email_clicked", "deal_created"}
 		sources := []string{"zoho", "web", "stripe", "zoho", "zoho"}
 		for i := range n {
 			// Two events share each timestamp, so the key's event_id half is exercised.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 )
 
@@ -258,7 +259,7 @@ func (db *DB) ListContacts(ctx context.Context, companyID string) ([]Contact, er
 // CountRows returns the row count of each main table (used by backup verify and the CLI).
 func (db *DB) CountRows(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, t := range MainTables {
+	for _, t := range MainTables() {
 		var n int64
 		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM `+t).Scan(&n); err != nil {
 			return nil, err
@@ -268,9 +269,12 @@ func (db *DB) CountRows(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// MainTables are the business tables whose row counts identify a database's content.
-var MainTables = []string{"companies", "contacts", "products", "product_prices", "tool_consumable_map",
-	"sales", "orders", "order_items", "engagement_events", "webhook_deliveries", "outbox", "users"}
+// MainTables lists the business tables whose row counts identify a database's content (a
+// fresh slice each call).
+func MainTables() []string {
+	return []string{"companies", "contacts", "products", "product_prices", "tool_consumable_map",
+		"sales", "orders", "order_items", "engagement_events", "webhook_deliveries", "outbox", "users"}
+}
 
 func changed(res sql.Result, err error) (bool, error) {
 	if err != nil {
@@ -310,4 +314,73 @@ func (tx *Tx) Exists(ctx context.Context, table, col, val string) (bool, error) 
 	var n int
 	err := tx.QueryRowContext(ctx, q, val).Scan(&n)
 	return n == 1, err
+}
+
+// missingQueries are the only lookups MissingKeys runs; table and column never come from input.
+var missingQueries = map[string]string{
+	"companies.company_id":  `SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM companies WHERE company_id = value)`,
+	"products.product_code": `SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM products WHERE product_code = value)`,
+}
+
+// MissingKeys returns the values of vals that no row of table has in col (read pool: checking
+// a whole import file before it writes anything).
+func (db *DB) MissingKeys(ctx context.Context, table, col string, vals []string) ([]string, error) {
+	q, ok := missingQueries[table+"."+col]
+	if !ok {
+		return nil, Errorf(EINTERNAL, "no existence check for %s.%s", table, col)
+	}
+	var missing []string
+	for start := 0; start < len(vals); start += 5000 {
+		list, err := json.Marshal(vals[start:min(len(vals), start+5000)])
+		if err != nil {
+			return nil, err
+		}
+		rows, err := db.read.QueryContext(ctx, q, string(list))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			missing = append(missing, v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return missing, nil
+}
+
+// ContactIDsByEmail maps each of emails that a contact already has (compared case-insensitively,
+// like the unique index) to that contact's id, keyed by the lower-cased address.
+func (db *DB) ContactIDsByEmail(ctx context.Context, emails []string) (map[string]string, error) {
+	out := map[string]string{}
+	for start := 0; start < len(emails); start += 5000 {
+		list, err := json.Marshal(emails[start:min(len(emails), start+5000)])
+		if err != nil {
+			return nil, err
+		}
+		rows, err := db.read.QueryContext(ctx, `SELECT c.email, c.contact_id FROM json_each(?) j
+			JOIN contacts c ON c.email = j.value`, string(list))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var email, id string
+			if err := rows.Scan(&email, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[strings.ToLower(email)] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

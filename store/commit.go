@@ -142,7 +142,7 @@ func (db *DB) runAlone(r *writeReq) error {
 		return err
 	}
 	ctx := context.Background()
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	sqlTx, err := beginWrite(ctx, db.write, db.waiting)
 	if err != nil {
 		return translate(fmt.Errorf("begin write transaction: %w", err))
 	}
@@ -180,7 +180,7 @@ func (db *DB) runGrouped(batch []*writeReq) ([]error, error) {
 // transaction and returns errFallback.
 func (db *DB) runShared(batch []*writeReq, savepoints bool) ([]error, error) {
 	ctx := context.Background()
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	sqlTx, err := beginWrite(ctx, db.write, db.waiting)
 	if err != nil {
 		return nil, err
 	}

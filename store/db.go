@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/technifold/technifold/migrations"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -62,14 +63,21 @@ type DB struct {
 	// jobSignal wakes this process's worker when a transaction that enqueued a job commits.
 	jobSignal chan struct{}
 	maxBat    int
+	// waiting announces this handle's writer waiting for another process's write lock.
+	waiting *waiters
 }
 
 // DSN builds the connection string with every pragma, so each pooled connection gets them.
 // The writer adds synchronous(FULL) (an acknowledged webhook must survive a power cut) and
-// IMMEDIATE transactions; readers are query_only.
+// IMMEDIATE transactions, and waits for another process's write lock in short steps (see
+// beginWrite); readers are query_only.
 func DSN(path string, writer bool) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	if writer {
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", writerBusyStep)) // beginWrite waits in these steps
+	} else {
+		q.Add("_pragma", "busy_timeout(10000)")
+	}
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	if writer {
@@ -95,7 +103,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db := &DB{path: path, now: opts.Now, reqs: make(chan *writeReq, 256),
 		closed: make(chan struct{}), done: make(chan struct{}), maxBat: opts.MaxBatch,
-		jobSignal: make(chan struct{}, 1)}
+		jobSignal: make(chan struct{}, 1), waiting: newWaiters(path)}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -114,7 +122,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.write.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	if err := migrate(ctx, db.write, db.now); err != nil {
+	if err := migrate(ctx, db.write, migrations.FS, db.now); err != nil {
 		db.write.Close()
 		return nil, err
 	}
@@ -150,6 +158,7 @@ func (db *DB) Close() error {
 	})
 	<-db.done
 	db.closeStatements()
+	db.waiting.close()
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 

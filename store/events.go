@@ -11,7 +11,7 @@ type Event struct {
 	ID            int64          `json:"event_id"`
 	Source        string         `json:"source"` // stripe, zoho, web, admin, system
 	SourceEventID string         `json:"source_event_id"`
-	Name          string         `json:"event_name"`
+	Name          EventName      `json:"event_name"`
 	CompanyID     string         `json:"company_id,omitempty"`
 	ContactID     string         `json:"contact_id,omitempty"`
 	OfferKey      string         `json:"offer_key,omitempty"`

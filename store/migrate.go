@@ -35,19 +35,19 @@ var goMigrations = map[string]func(ctx context.Context, tx *sql.Tx) error{
 // migrate applies each pending migration in its own IMMEDIATE transaction, recording it in
 // schema_migrations in the same transaction, so a failed migration leaves nothing behind and
 // two processes starting together apply each migration once.
-func migrate(ctx context.Context, w *sql.DB, now func() time.Time) error {
-	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+func migrate(ctx context.Context, w *sql.DB, fsys fs.FS, now func() time.Time) error {
+	if err := execWrite(ctx, w, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	names, err := migrationFiles(migrations.FS)
+	names, err := migrationFiles(fsys)
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
 		step := goMigrations[name]
 		if step == nil {
-			body, err := fs.ReadFile(migrations.FS, name)
+			body, err := fs.ReadFile(fsys, name)
 			if err != nil {
 				return err
 			}
@@ -56,6 +56,9 @@ func migrate(ctx context.Context, w *sql.DB, now func() time.Time) error {
 		if err := applyMigration(ctx, w, name, step, now().UTC()); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
+	}
+	if err := applyRepeatables(ctx, w, fsys, now().UTC()); err != nil {
+		return fmt.Errorf("migration %w", err)
 	}
 	return nil
 }
@@ -69,7 +72,7 @@ func sqlStep(body string) func(context.Context, *sql.Tx) error {
 }
 
 func applyMigration(ctx context.Context, w *sql.DB, name string, step func(context.Context, *sql.Tx) error, now time.Time) error {
-	tx, err := w.BeginTx(ctx, nil)
+	tx, err := beginWrite(ctx, w, nil)
 	if err != nil {
 		return err
 	}
@@ -91,7 +94,8 @@ func applyMigration(ctx context.Context, w *sql.DB, name string, step func(conte
 	return tx.Commit()
 }
 
-// PendingMigrations lists embedded migrations not yet applied (empty once Open has run).
+// PendingMigrations lists embedded migrations not yet applied, and view files (views/R__*.sql)
+// changed since they were applied (empty once Open has run).
 func (db *DB) PendingMigrations(ctx context.Context) ([]string, error) {
 	names, err := migrationFiles(migrations.FS)
 	if err != nil {
@@ -116,7 +120,11 @@ func (db *DB) PendingMigrations(ctx context.Context) ([]string, error) {
 			pending = append(pending, n)
 		}
 	}
-	return pending, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	views, err := pendingRepeatables(ctx, db.read, migrations.FS)
+	return append(pending, views...), err
 }
 
 // AppliedMigrations lists applied migration names in order.

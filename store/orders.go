@@ -7,22 +7,38 @@ import (
 	"strings"
 )
 
-// Order statuses (orders.status).
+// OrderStatus is an order's state (orders.status).
+type OrderStatus string
+
+// Order statuses.
 const (
-	OrderPending   = "pending"
-	OrderPaid      = "paid"
-	OrderFailed    = "failed"
-	OrderCancelled = "cancelled"
-	OrderExpired   = "expired"
+	OrderPending   OrderStatus = "pending"
+	OrderPaid      OrderStatus = "paid"
+	OrderFailed    OrderStatus = "failed"
+	OrderCancelled OrderStatus = "cancelled"
+	OrderExpired   OrderStatus = "expired"
 )
 
-// Payment statuses (orders.payment_status), in the only order they move.
+// PaymentStatus is how far an order's payment has got (orders.payment_status).
+type PaymentStatus string
+
+// Payment statuses, in the only order they move.
 const (
-	PaymentUnpaid            = "unpaid"
-	PaymentPaid              = "paid"
-	PaymentPartiallyRefunded = "partially_refunded"
-	PaymentRefunded          = "refunded"
+	PaymentUnpaid            PaymentStatus = "unpaid"
+	PaymentPaid              PaymentStatus = "paid"
+	PaymentPartiallyRefunded PaymentStatus = "partially_refunded"
+	PaymentRefunded          PaymentStatus = "refunded"
 )
+
+// OrderStatuses lists every order status (orders.status's CHECK holds the same list).
+func OrderStatuses() []OrderStatus {
+	return []OrderStatus{OrderPending, OrderPaid, OrderFailed, OrderCancelled, OrderExpired}
+}
+
+// PaymentStatuses lists every payment status in the order they move (orders.payment_status).
+func PaymentStatuses() []PaymentStatus {
+	return []PaymentStatus{PaymentUnpaid, PaymentPaid, PaymentPartiallyRefunded, PaymentRefunded}
+}
 
 // MaxOrderLines and MaxLineQuantity bound a checkout.
 const (
@@ -32,32 +48,32 @@ const (
 
 // Order is a checkout: what was bought at our prices and how far its payment has got.
 type Order struct {
-	ID                      string      `json:"order_id"`
-	CompanyID               string      `json:"company_id"`
-	ContactID               string      `json:"contact_id,omitempty"`
-	ContactEmail            string      `json:"-"` // the contact's, for Stripe's customer_email
-	Status                  string      `json:"status"`
-	PaymentStatus           string      `json:"payment_status"`
-	Currency                string      `json:"currency"`
-	Subtotal                int64       `json:"subtotal"`
-	TaxAmount               int64       `json:"tax_amount"`
-	TotalAmount             int64       `json:"total_amount"`
-	AmountRefunded          int64       `json:"amount_refunded"`
-	OfferKey                string      `json:"offer_key,omitempty"`
-	CampaignKey             string      `json:"campaign_key,omitempty"`
-	FailureReason           string      `json:"failure_reason,omitempty"`
-	StripeCheckoutSessionID string      `json:"stripe_checkout_session_id,omitempty"`
-	StripePaymentIntentID   string      `json:"stripe_payment_intent_id,omitempty"`
-	StripeInvoiceID         string      `json:"stripe_invoice_id,omitempty"`
-	StripeCustomerID        string      `json:"stripe_customer_id,omitempty"`
-	CheckoutURL             string      `json:"checkout_url,omitempty"`
-	ZohoCustomerID          string      `json:"zoho_customer_id,omitempty"`
-	ZohoInvoiceID           string      `json:"zoho_invoice_id,omitempty"`
-	ZohoPaymentID           string      `json:"zoho_payment_id,omitempty"`
-	PaidAt                  string      `json:"paid_at,omitempty"`
-	CreatedAt               string      `json:"created_at"`
-	UpdatedAt               string      `json:"updated_at"`
-	Items                   []OrderItem `json:"items"`
+	ID                      string        `json:"order_id"`
+	CompanyID               string        `json:"company_id"`
+	ContactID               string        `json:"contact_id,omitempty"`
+	ContactEmail            string        `json:"-"` // the contact's, for Stripe's customer_email
+	Status                  OrderStatus   `json:"status"`
+	PaymentStatus           PaymentStatus `json:"payment_status"`
+	Currency                string        `json:"currency"`
+	Subtotal                int64         `json:"subtotal"`
+	TaxAmount               int64         `json:"tax_amount"`
+	TotalAmount             int64         `json:"total_amount"`
+	AmountRefunded          int64         `json:"amount_refunded"`
+	OfferKey                string        `json:"offer_key,omitempty"`
+	CampaignKey             string        `json:"campaign_key,omitempty"`
+	FailureReason           string        `json:"failure_reason,omitempty"`
+	StripeCheckoutSessionID string        `json:"stripe_checkout_session_id,omitempty"`
+	StripePaymentIntentID   string        `json:"stripe_payment_intent_id,omitempty"`
+	StripeInvoiceID         string        `json:"stripe_invoice_id,omitempty"`
+	StripeCustomerID        string        `json:"stripe_customer_id,omitempty"`
+	CheckoutURL             string        `json:"checkout_url,omitempty"`
+	ZohoCustomerID          string        `json:"zoho_customer_id,omitempty"`
+	ZohoInvoiceID           string        `json:"zoho_invoice_id,omitempty"`
+	ZohoPaymentID           string        `json:"zoho_payment_id,omitempty"`
+	PaidAt                  string        `json:"paid_at,omitempty"`
+	CreatedAt               string        `json:"created_at"`
+	UpdatedAt               string        `json:"updated_at"`
+	Items                   []OrderItem   `json:"items"`
 }
 
 // OrderItem is one line of an order, priced when the order was placed.
@@ -165,7 +181,7 @@ func (tx *Tx) CreateOrder(ctx context.Context, n NewOrder) (Order, error) {
 		}
 	}
 	total := o.TotalAmount
-	_, _, err = tx.InsertEvent(ctx, Event{Source: "web", SourceEventID: "checkout_started:" + o.ID, Name: "checkout_started",
+	_, _, err = tx.InsertEvent(ctx, Event{Source: "web", SourceEventID: "checkout_started:" + o.ID, Name: EventCheckoutStarted,
 		CompanyID: o.CompanyID, ContactID: o.ContactID, OfferKey: o.OfferKey, CampaignKey: o.CampaignKey,
 		Value: &total, Currency: o.Currency, Meta: map[string]any{"order_id": o.ID, "items": len(o.Items)}})
 	return o, err

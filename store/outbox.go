@@ -12,18 +12,24 @@ import (
 	"time"
 )
 
-// Job statuses: the outbox's state machine (DESIGN §5).
+// JobStatus is a job's state in the outbox's state machine (DESIGN §5; outbox.status).
+type JobStatus string
+
+// Job statuses.
 const (
-	JobPending    = "pending"
-	JobProcessing = "processing"
-	JobCompleted  = "completed"
-	JobFailed     = "failed"
-	JobDead       = "dead"
-	JobCancelled  = "cancelled"
+	JobPending    JobStatus = "pending"
+	JobProcessing JobStatus = "processing"
+	JobCompleted  JobStatus = "completed"
+	JobFailed     JobStatus = "failed"
+	JobDead       JobStatus = "dead"
+	JobCancelled  JobStatus = "cancelled"
 )
 
-// JobStatuses lists every status in lifecycle order.
-var JobStatuses = []string{JobPending, JobProcessing, JobCompleted, JobFailed, JobDead, JobCancelled}
+// JobStatuses lists every status in lifecycle order (a fresh slice; outbox.status's CHECK
+// holds the same list, which TestDeclaredListsMatchTheSchema keeps in step).
+func JobStatuses() []JobStatus {
+	return []JobStatus{JobPending, JobProcessing, JobCompleted, JobFailed, JobDead, JobCancelled}
+}
 
 // DefaultMaxAttempts is how many attempts a job gets unless NewJob says otherwise.
 const DefaultMaxAttempts = 5
@@ -34,21 +40,14 @@ const RetryBase = 5 * time.Minute
 // maxRetryDelay caps the doubling for jobs allowed more than the default attempts.
 const maxRetryDelay = 24 * time.Hour
 
-// RetryJitter returns an offset added to a retry delay; nil (the default) means none.
-// Production may set it to spread retries (e.g. ±10%); tests leave it nil.
-var RetryJitter func(delay time.Duration) time.Duration
-
-// RetryDelay is the wait after failed attempt number attempt: 5, 10, 20, 40, 80 min, …
+// RetryDelay is the default retry schedule, the wait after failed attempt number attempt:
+// 5, 10, 20, 40, 80 min, … A job kind may declare its own (JobKindSpec.Backoff).
 func RetryDelay(attempt int) time.Duration {
 	d := RetryBase
 	for i := 1; i < attempt && d < maxRetryDelay; i++ {
 		d *= 2
 	}
-	d = min(d, maxRetryDelay)
-	if RetryJitter != nil {
-		d += RetryJitter(d)
-	}
-	return d
+	return min(d, maxRetryDelay)
 }
 
 // JobError is one failed attempt, as kept in the job's errors history.
@@ -63,7 +62,7 @@ type Job struct {
 	ID              int64           `json:"id"`
 	JobType         string          `json:"job_type"`
 	Payload         json.RawMessage `json:"payload"`
-	Status          string          `json:"status"`
+	Status          JobStatus       `json:"status"`
 	Attempts        int             `json:"attempts"`
 	MaxAttempts     int             `json:"max_attempts"`
 	ScheduledFor    time.Time       `json:"scheduled_for"`
@@ -83,7 +82,7 @@ type Job struct {
 
 // NewJob describes a job to enqueue.
 type NewJob struct {
-	Type    string
+	Type    JobKind
 	Payload any // JSON-encoded; a json.RawMessage is stored as is; nil stores {}
 	// DedupeKey makes a second enqueue of the same logical job a no-op.
 	DedupeKey   string
@@ -164,8 +163,11 @@ func (tx *Tx) outboxStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // rows. A job whose DedupeKey already exists is not added again: the existing id comes back with
 // created false. The in-process worker is woken once the transaction commits.
 func (tx *Tx) Enqueue(ctx context.Context, j NewJob) (id int64, created bool, err error) {
-	if strings.TrimSpace(j.Type) == "" {
+	if strings.TrimSpace(string(j.Type)) == "" {
 		return 0, false, Errorf(EINVALID, "job type is empty")
+	}
+	if err := checkJobPayload(j); err != nil {
+		return 0, false, err
 	}
 	payload, ok, err := encodeJSON(j.Payload)
 	if err != nil {
@@ -257,7 +259,7 @@ func (db *DB) ClaimJobs(ctx context.Context, workerID string, lease time.Duratio
 		order = map[int64]int{}
 		for rows.Next() {
 			var id int64
-			var status string
+			var status JobStatus
 			var spent bool
 			if err := rows.Scan(&id, &status, &spent); err != nil {
 				rows.Close()
@@ -391,15 +393,16 @@ func (db *DB) CompleteJobs(ctx context.Context, cs []Completion) (errs []error, 
 }
 
 // FailJob records a failed attempt: the error joins the job's history, and the job is retried
-// after RetryDelay(attempt) — or is dead once it has used max_attempts. Lease holder only.
-func (db *DB) FailJob(ctx context.Context, id int64, attempt int, workerID, errMsg string) (status string, err error) {
+// after its kind's backoff (RetryDelay by default) — or is dead once it has used max_attempts. Lease holder only.
+func (db *DB) FailJob(ctx context.Context, id int64, attempt int, workerID, errMsg string) (status JobStatus, err error) {
 	if errMsg == "" {
 		errMsg = "failed without an error message"
 	}
 	err = db.Update(ctx, func(tx *Tx) error {
 		var attempts, maxAttempts int
-		err := tx.QueryRowContext(ctx, `SELECT attempts, max_attempts FROM outbox WHERE `+holder,
-			id, workerID, attempt).Scan(&attempts, &maxAttempts)
+		var jobType string
+		err := tx.QueryRowContext(ctx, `SELECT attempts, max_attempts, job_type FROM outbox WHERE `+holder,
+			id, workerID, attempt).Scan(&attempts, &maxAttempts, &jobType)
 		if IsNoRows(err) {
 			return leaseLost(id, attempt)
 		}
@@ -407,7 +410,7 @@ func (db *DB) FailJob(ctx context.Context, id int64, attempt int, workerID, errM
 			return translate(err)
 		}
 		status = JobFailed
-		next := tx.now.Add(RetryDelay(attempts))
+		next := tx.now.Add(retryDelayFor(jobType, attempts))
 		if attempts >= maxAttempts {
 			status = JobDead
 		}
@@ -499,8 +502,8 @@ func mustChange(res sql.Result, err error, id int64, attempt int) error {
 }
 
 // jobStatus reads a job's status inside tx; ENOTFOUND when there is no such job.
-func (tx *Tx) jobStatus(ctx context.Context, id int64) (string, error) {
-	var status string
+func (tx *Tx) jobStatus(ctx context.Context, id int64) (JobStatus, error) {
+	var status JobStatus
 	err := tx.QueryRowContext(ctx, `SELECT status FROM outbox WHERE id = ?`, id).Scan(&status)
 	if IsNoRows(err) {
 		return "", Errorf(ENOTFOUND, "job %d not found", id)

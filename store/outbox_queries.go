@@ -19,7 +19,7 @@ func (db *DB) GetJob(ctx context.Context, id int64) (Job, error) {
 
 // JobFilter selects jobs for ListJobs. Empty fields match everything.
 type JobFilter struct {
-	Status   string
+	Status   JobStatus
 	Type     string
 	Limit    int   // 50 when zero, at most 1000
 	BeforeID int64 // keyset paging: only jobs with a smaller id
@@ -27,8 +27,8 @@ type JobFilter struct {
 
 // ListJobs lists jobs newest first.
 func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
-	if f.Status != "" && !slices.Contains(JobStatuses, f.Status) {
-		return nil, Errorf(EINVALID, "unknown job status %q (want one of %s)", f.Status, strings.Join(JobStatuses, ", "))
+	if f.Status != "" && !slices.Contains(JobStatuses(), f.Status) {
+		return nil, Errorf(EINVALID, "unknown job status %q (want one of %s)", f.Status, joinStatuses(JobStatuses()))
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -54,15 +54,16 @@ func (db *DB) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 }
 
 // JobCounts counts jobs by status and type.
-func (db *DB) JobCounts(ctx context.Context) (map[string]map[string]int, error) {
+func (db *DB) JobCounts(ctx context.Context) (map[JobStatus]map[string]int, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT status, job_type, count(*) FROM outbox GROUP BY status, job_type`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	counts := map[string]map[string]int{}
+	counts := map[JobStatus]map[string]int{}
 	for rows.Next() {
-		var status, typ string
+		var status JobStatus
+		var typ string
 		var n int
 		if err := rows.Scan(&status, &typ, &n); err != nil {
 			return nil, err
@@ -124,4 +125,16 @@ func (db *DB) pruneInChunks(ctx context.Context, query, cutoff string) (int64, e
 			return total, err
 		}
 	}
+}
+
+// joinStatuses lists statuses for a message: "pending, processing, …".
+func joinStatuses[S ~string](statuses []S) string {
+	var b strings.Builder
+	for i, st := range statuses {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(st))
+	}
+	return b.String()
 }

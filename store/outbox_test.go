@@ -16,7 +16,7 @@ func TestEnqueueClaimComplete(t *testing.T) {
 	clock := newOutboxClock()
 	db := openOutboxDB(t, clock)
 	created := clock.Now()
-	id := mustEnqueue(t, db, NewJob{Type: "zoho_sync_order", Payload: map[string]string{"order_id": "ORD-000001"},
+	id := mustEnqueue(t, db, NewJob{Type: JobZohoSyncOrder, Payload: ZohoSyncOrderArgs{OrderID: "ORD-000001"},
 		CompanyID: "COMPANY1", OrderID: "ORD-000001"})
 
 	select {
@@ -61,7 +61,7 @@ func TestFailRetrySchedule(t *testing.T) {
 
 	steps := []struct {
 		attempt int
-		status  string
+		status  JobStatus
 		delay   time.Duration
 	}{
 		{1, JobFailed, 5 * time.Minute},
@@ -127,7 +127,7 @@ func TestCancelJob(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		status  string
+		status  JobStatus
 		code    string
 		message string
 	}{
@@ -139,9 +139,9 @@ func TestCancelJob(t *testing.T) {
 		{JobCancelled, ECONFLICT, "already cancelled"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.status, func(t *testing.T) {
+		t.Run(string(tt.status), func(t *testing.T) {
 			id := mustEnqueue(t, db, NewJob{Type: "t"})
-			setStatus(id, tt.status)
+			setStatus(id, string(tt.status))
 			err := db.CancelJob(ctx, id)
 			wantCode(t, err, tt.code)
 			if err != nil && !strings.Contains(err.Error(), tt.message) {
@@ -210,7 +210,7 @@ func TestEnqueueDedupe(t *testing.T) {
 	var createds []bool
 	for range 2 {
 		err := db.Update(ctx, func(tx *Tx) error {
-			id, created, err := tx.Enqueue(ctx, NewJob{Type: "zoho_sync_order", DedupeKey: "zoho_sync_order:ORD-1"})
+			id, created, err := tx.Enqueue(ctx, NewJob{Type: "sync_test", DedupeKey: "sync_test:ORD-1"})
 			ids, createds = append(ids, id), append(createds, created)
 			return err
 		})
@@ -221,7 +221,7 @@ func TestEnqueueDedupe(t *testing.T) {
 	if ids[0] != ids[1] || !createds[0] || createds[1] {
 		t.Fatalf("ids %v created %v: the second enqueue must be a no-op returning the first id", ids, createds)
 	}
-	if counts, _ := db.JobCounts(ctx); counts[JobPending]["zoho_sync_order"] != 1 {
+	if counts, _ := db.JobCounts(ctx); counts[JobPending]["sync_test"] != 1 {
 		t.Fatalf("counts = %v", counts)
 	}
 }
@@ -231,7 +231,7 @@ func TestEnqueueRollsBackWithItsTransaction(t *testing.T) {
 	db := openOutboxDB(t, newOutboxClock())
 	business := errors.New("order rejected")
 	err := db.Update(ctx, func(tx *Tx) error {
-		if _, _, err := tx.Enqueue(ctx, NewJob{Type: "zoho_sync_order", DedupeKey: "k"}); err != nil {
+		if _, _, err := tx.Enqueue(ctx, NewJob{Type: "sync_test", DedupeKey: "k"}); err != nil {
 			return err
 		}
 		return business
@@ -248,7 +248,7 @@ func TestEnqueueRollsBackWithItsTransaction(t *testing.T) {
 	default:
 	}
 	// The dedupe key is free again.
-	if id := mustEnqueue(t, db, NewJob{Type: "zoho_sync_order", DedupeKey: "k"}); id == 0 {
+	if id := mustEnqueue(t, db, NewJob{Type: "sync_test", DedupeKey: "k"}); id == 0 {
 		t.Fatal("no id")
 	}
 }
@@ -273,7 +273,7 @@ func TestDeferJobGivesTheAttemptBack(t *testing.T) {
 	ctx := context.Background()
 	clock := newOutboxClock()
 	db := openOutboxDB(t, clock)
-	id := mustEnqueue(t, db, NewJob{Type: "zoho_sync_order"})
+	id := mustEnqueue(t, db, NewJob{Type: "sync_test"})
 	claimN(t, db, "w1", 1, 1)
 	until := clock.Now().Add(6 * time.Hour)
 	wantCode(t, db.DeferJob(ctx, id, 1, "other", until, "x"), ECONFLICT)
@@ -301,7 +301,7 @@ func TestLeaseLostAfterCrash(t *testing.T) {
 			ctx := context.Background()
 			clock := newOutboxClock()
 			db := openOutboxDB(t, clock)
-			id := mustEnqueue(t, db, NewJob{Type: "zoho_sync_order"})
+			id := mustEnqueue(t, db, NewJob{Type: "sync_test"})
 			claimN(t, db, "worker-a", 1, 1)
 
 			clock.Advance(2 * time.Minute)
@@ -488,7 +488,7 @@ func TestListJobs(t *testing.T) {
 	db := openOutboxDB(t, newOutboxClock())
 	var ids []int64
 	for i := range 5 {
-		ids = append(ids, mustEnqueue(t, db, NewJob{Type: []string{"a", "b"}[i%2]}))
+		ids = append(ids, mustEnqueue(t, db, NewJob{Type: JobKind([]string{"a", "b"}[i%2])}))
 	}
 	if err := db.CancelJob(ctx, ids[4]); err != nil {
 		t.Fatal(err)
@@ -525,7 +525,7 @@ func TestListJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]map[string]int{JobPending: {"a": 2, "b": 2}, JobCancelled: {"a": 1}}
+	want := map[JobStatus]map[string]int{JobPending: {"a": 2, "b": 2}, JobCancelled: {"a": 1}}
 	if !reflect.DeepEqual(counts, want) {
 		t.Fatalf("counts = %v, want %v", counts, want)
 	}

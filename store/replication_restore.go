@@ -309,7 +309,7 @@ func (r *Replicator) Verify(ctx context.Context, liveCounts map[string]int64) Ve
 		return finish(false, "integrity check of the restored copy failed to run: %v", err)
 	}
 	var short []string
-	for _, t := range MainTables {
+	for _, t := range MainTables() {
 		var n int64
 		if err := restored.QueryRowContext(ctx, `SELECT count(*) FROM `+t).Scan(&n); err != nil {
 			return finish(false, "count %s in the restored copy: %v", t, err)
@@ -327,7 +327,7 @@ func (r *Replicator) Verify(ctx context.Context, liveCounts map[string]int64) Ve
 		return finish(false, "the replica (TXID %s) is missing data: %s", rep.TXID, strings.Join(short, "; "))
 	}
 	return finish(true, "the replica (TXID %s) restores, passes integrity_check and has every row of the %d main tables",
-		rep.TXID, len(MainTables))
+		rep.TXID, len(MainTables()))
 }
 
 // openChecked opens a restored file read-only for checking, memory-mapped: SQLite then reads

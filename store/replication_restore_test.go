@@ -116,7 +116,7 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := r.Verify(ctx, counts)
-	if !rep.OK || rep.Integrity != "ok" || len(rep.Tables) != len(MainTables) {
+	if !rep.OK || rep.Integrity != "ok" || len(rep.Tables) != len(MainTables()) {
 		t.Fatalf("healthy replica: %+v", rep)
 	}
 

@@ -4,55 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
-)
-
-// Stripe event types that change an order.
-const (
-	StripeCheckoutCompleted     = "checkout.session.completed"
-	StripeAsyncPaymentSucceeded = "checkout.session.async_payment_succeeded"
-	StripeAsyncPaymentFailed    = "checkout.session.async_payment_failed"
-	StripeCheckoutExpired       = "checkout.session.expired"
-	StripePaymentSucceeded      = "payment_intent.succeeded"
-	StripePaymentFailed         = "payment_intent.payment_failed"
-	StripeInvoicePaid           = "invoice.paid"
-	StripeChargeRefunded        = "charge.refunded"
-)
-
-// stripeEventNames maps each handled Stripe event type to its engagement event's name.
-var stripeEventNames = map[string]string{
-	StripeCheckoutCompleted:     "checkout_completed",
-	StripeAsyncPaymentSucceeded: "async_payment_succeeded",
-	StripeAsyncPaymentFailed:    "async_payment_failed",
-	StripeCheckoutExpired:       "checkout_expired",
-	StripePaymentSucceeded:      "payment_succeeded",
-	StripePaymentFailed:         "payment_failed",
-	StripeInvoicePaid:           "invoice_paid",
-	StripeChargeRefunded:        "charge_refunded",
-}
-
-// StripeEventTypes lists the Stripe event types ApplyStripeEvent acts on, sorted.
-func StripeEventTypes() []string {
-	out := make([]string, 0, len(stripeEventNames))
-	for t := range stripeEventNames {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// IsHandledStripeEvent reports whether ApplyStripeEvent changes orders for events of type t.
-func IsHandledStripeEvent(t string) bool {
-	_, ok := stripeEventNames[t]
-	return ok
-}
-
-// Outbox job types the Stripe events enqueue (handled by the Zoho Books sync).
-const (
-	stripeJobSyncOrder  = "zoho_sync_order"
-	stripeJobSyncRefund = "zoho_sync_refund"
 )
 
 // StripeEvent is what the store needs of one Stripe event, parsed by the caller. Only the
@@ -359,8 +312,9 @@ func (s stripeTx) markPaid(ctx context.Context, o *Order, at time.Time) error {
 	if err := s.exec(ctx, qAppendSales, o.ID, o.CompanyID, o.Currency, at.UTC().Format(time.DateOnly), s.NowText()); err != nil {
 		return fmt.Errorf("append sales of order %s: %w", o.ID, err)
 	}
-	if _, _, err := s.Enqueue(ctx, NewJob{Type: stripeJobSyncOrder, Payload: map[string]string{"order_id": o.ID},
-		DedupeKey: stripeJobSyncOrder + ":" + o.ID, CompanyID: o.CompanyID, OrderID: o.ID}); err != nil {
+	job := NewJobFor(ZohoSyncOrderArgs{OrderID: o.ID})
+	job.DedupeKey, job.CompanyID, job.OrderID = string(JobZohoSyncOrder)+":"+o.ID, o.CompanyID, o.ID
+	if _, _, err := s.Enqueue(ctx, job); err != nil {
 		return err
 	}
 	if o.AmountRefunded == 0 {
@@ -378,7 +332,18 @@ func (s stripeTx) markPaid(ctx context.Context, o *Order, at time.Time) error {
 	return nil
 }
 
-var paymentRank = map[string]int{PaymentUnpaid: 0, PaymentPaid: 1, PaymentPartiallyRefunded: 2, PaymentRefunded: 3}
+// rank is how far a payment status has moved (its position in PaymentStatuses).
+func (p PaymentStatus) rank() int {
+	switch p {
+	case PaymentPaid:
+		return 1
+	case PaymentPartiallyRefunded:
+		return 2
+	case PaymentRefunded:
+		return 3
+	}
+	return 0
+}
 
 // settlePaymentStatus derives a paid order's payment status from its refunds, never moving it
 // back. An order that is not paid keeps "unpaid" (its refunds wait for the payment).
@@ -393,7 +358,7 @@ func (o *Order) settlePaymentStatus(fullyRefunded bool) {
 			want = PaymentRefunded
 		}
 	}
-	if paymentRank[want] > paymentRank[o.PaymentStatus] {
+	if want.rank() > o.PaymentStatus.rank() {
 		o.PaymentStatus = want
 	}
 }
@@ -439,7 +404,7 @@ func stripeEngagementEvent(o *Order, e StripeEvent) Event {
 	if currency == "" {
 		currency = o.Currency
 	}
-	return Event{Source: "stripe", SourceEventID: e.ID, Name: stripeEventNames[e.Type], CompanyID: o.CompanyID,
+	return Event{Source: "stripe", SourceEventID: e.ID, Name: stripeEventName(e.Type), CompanyID: o.CompanyID,
 		ContactID: o.ContactID, OfferKey: o.OfferKey, CampaignKey: o.CampaignKey, Value: &value, Currency: currency,
 		Meta: meta, OccurredAt: e.Created}
 }

@@ -203,7 +203,7 @@ func TestStripeStateRules(t *testing.T) {
 	db := openTest(t, Options{})
 	seedOrderCatalog(t, db)
 	ctx := context.Background()
-	status := func(id string) (string, string) {
+	status := func(id string) (OrderStatus, PaymentStatus) {
 		o, err := db.GetOrder(ctx, id)
 		if err != nil {
 			t.Fatal(err)

@@ -50,9 +50,10 @@ func (s stripeTx) applyRefund(ctx context.Context, o *Order, e StripeEvent) erro
 
 func (s stripeTx) enqueueRefundSync(ctx context.Context, o *Order, r orderRefund) error {
 	key := r.ChargeID + ":" + strconv.FormatInt(r.Total, 10)
-	_, _, err := s.Enqueue(ctx, NewJob{Type: stripeJobSyncRefund, DedupeKey: stripeJobSyncRefund + ":" + key,
-		CompanyID: o.CompanyID, OrderID: o.ID, Payload: map[string]any{"order_id": o.ID, "charge_id": r.ChargeID,
-			"amount_refunded_total": r.Total, "refund_amount": r.Amount, "currency": r.Currency}})
+	job := NewJobFor(ZohoSyncRefundArgs{OrderID: o.ID, ChargeID: r.ChargeID, AmountRefundedTotal: r.Total,
+		RefundAmount: r.Amount, Currency: r.Currency})
+	job.DedupeKey, job.CompanyID, job.OrderID = string(JobZohoSyncRefund)+":"+key, o.CompanyID, o.ID
+	_, _, err := s.Enqueue(ctx, job)
 	return err
 }
 

@@ -19,7 +19,7 @@ var (
 
 // transitionStates puts a fresh pending order into each state the way production does.
 var transitionStates = []struct {
-	state string
+	state OrderStatus
 	setUp func(t *testing.T, db *DB, o Order)
 }{
 	{OrderPending, func(*testing.T, *DB, Order) {}},
@@ -67,7 +67,7 @@ func transitionEvent(typ string, o Order) StripeEvent {
 // wantTransition is the state each (state, event type) pair ends in: payments pay any order
 // not yet paid (Stripe took the money), failures and expiry touch only orders that have not
 // moved on, and nothing ever leaves paid.
-var wantTransition = map[string]map[string]string{
+var wantTransition = map[OrderStatus]map[string]OrderStatus{
 	OrderPending: {
 		StripeCheckoutCompleted: OrderPaid, StripeAsyncPaymentSucceeded: OrderPaid, StripePaymentSucceeded: OrderPaid,
 		StripeAsyncPaymentFailed: OrderFailed, StripePaymentFailed: OrderFailed, StripeCheckoutExpired: OrderExpired,
@@ -109,7 +109,7 @@ func TestStripeTransitionsAreForwardOnly(t *testing.T) {
 			if !ok {
 				t.Fatalf("no expectation for %s + %s", st.state, typ)
 			}
-			t.Run(st.state+"/"+typ, func(t *testing.T) {
+			t.Run(string(st.state)+"/"+typ, func(t *testing.T) {
 				o := stripeTestOrder(t, db)
 				st.setUp(t, db, o)
 				before, err := db.GetOrder(ctx, o.ID)

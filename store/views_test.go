@@ -41,7 +41,7 @@ func addEvent(t *testing.T, db *DB, company, name string, at time.Time) {
 	t.Helper()
 	mustUpdate(t, db, func(tx *Tx) error {
 		_, _, err := tx.InsertEvent(context.Background(), Event{Source: "web", SourceEventID: company + name + at.String(),
-			Name: name, CompanyID: company, OccurredAt: at})
+			Name: EventName(name), CompanyID: company, OccurredAt: at})
 		return err
 	})
 }
@@ -273,7 +273,7 @@ func TestEngagementFeedCategories(t *testing.T) {
 		"offer_view": "view", "webinar_registered": "event", "campaign_sent": "email"}
 	for name := range want {
 		mustUpdate(t, db, func(tx *Tx) error {
-			_, _, err := tx.InsertEvent(context.Background(), Event{Source: "zoho", SourceEventID: name, Name: name,
+			_, _, err := tx.InsertEvent(context.Background(), Event{Source: "zoho", SourceEventID: name, Name: EventName(name),
 				CompanyID: "C1", ContactID: "K1", OccurredAt: now})
 			return err
 		})

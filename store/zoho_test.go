@@ -175,7 +175,7 @@ func TestResumeDeferredJobs(t *testing.T) {
 	clk := newOutboxClock()
 	db := openOutboxDB(t, clk)
 	later := clk.Now().Add(time.Hour)
-	a := mustEnqueue(t, db, NewJob{Type: "zoho_sync_order", RunAt: later})
+	a := mustEnqueue(t, db, NewJob{Type: JobZohoSyncOrder, Payload: ZohoSyncOrderArgs{OrderID: "ORD-1"}, RunAt: later})
 	b := mustEnqueue(t, db, NewJob{Type: "send_email", RunAt: later})
 	var n int64
 	zohoUpdate(t, db, func(tx *Tx) error {
