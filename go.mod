@@ -3,6 +3,7 @@ module github.com/technifold/technifold
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/benbjohnson/litestream v0.5.18
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
@@ -18,6 +19,7 @@ require (
 	github.com/superfly/ltx v0.5.2
 	golang.org/x/crypto v0.59.0
 	golang.org/x/oauth2 v0.38.0
+	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/libc v1.72.0
 	modernc.org/sqlite v1.49.1
 )

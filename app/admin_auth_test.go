@@ -313,8 +313,16 @@ func TestSetupLinkCreatesTheFirstAdminOnce(t *testing.T) {
 		t.Fatalf("role = %s", u.Role)
 	}
 	out.Reset()
-	if err := BootstrapAdmin(context.Background(), e.db, e.cfg, true, print); err != nil || out.Len() != 0 {
-		t.Fatalf("bootstrap with users must do nothing: %v %q", err, out.String())
+	if err := BootstrapAdmin(context.Background(), e.db, e.cfg, true, print); err != nil {
+		t.Fatal(err)
+	}
+	// With users, a start creates nothing and only says how to set a password.
+	if got := out.String(); strings.Contains(got, "setup?token") || strings.Contains(got, "created") ||
+		!strings.Contains(got, "technifold user password --email") {
+		t.Fatalf("bootstrap with users printed %q", got)
+	}
+	if n, _ := e.db.CountUsers(context.Background()); n != 1 {
+		t.Fatalf("%d users", n)
 	}
 }
 
@@ -366,6 +374,19 @@ func TestBootstrapAdminFromEnvironmentAndDemo(t *testing.T) {
 				s := &Server{db: db}
 				if _, err := s.authenticate(context.Background(), demoAdminEmail, pw); err != nil {
 					t.Fatalf("printed demo password does not sign in: %v", err)
+				}
+				// Every later start says how to set a new one, without the password.
+				for i := 0; i < 2; i++ {
+					out.Reset()
+					if err := BootstrapAdmin(context.Background(), db, cfg, true, func(f string, a ...any) {
+						out.WriteString(fmt.Sprintf(f, a...))
+					}); err != nil {
+						t.Fatal(err)
+					}
+					if got := out.String(); !strings.Contains(got, "technifold user password --email "+demoAdminEmail) ||
+						strings.Contains(got, pw) {
+						t.Fatalf("restart %d printed %q", i+1, got)
+					}
 				}
 			}
 		})

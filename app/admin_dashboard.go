@@ -145,7 +145,7 @@ func (s *Server) sourceCounts(ctx context.Context, since time.Time) ([]sourceCou
 // replicationStatus reads the replicator's state, or says why there is none.
 func (s *Server) replicationStatus(ctx context.Context) (*store.ReplicationStatus, string) {
 	if s.replicator == nil {
-		return nil, "Replication is off: set REPLICA_URL or LITESTREAM_CONFIG."
+		return nil, "Replication is off: set REPLICA_URL, LITESTREAM_CONFIG or BUCKET_NAME."
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -275,13 +275,24 @@ func CreateUser(ctx context.Context, db *store.DB, email, role, password string,
 	return user, password, err
 }
 
-// BootstrapAdmin makes sure a fresh installation can be signed into. When users exist it does
-// nothing. Otherwise it creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD, or the demo admin
+// BootstrapAdmin makes sure a fresh installation can be signed into. When users exist it only
+// says where to sign in and how to set a new password. Otherwise it creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD, or the demo admin
 // (demo), or prints a one-time setup link. Whatever it prints goes to out once.
 func BootstrapAdmin(ctx context.Context, db *store.DB, cfg *Config, demo bool, out func(format string, args ...any)) error {
 	n, err := db.CountUsers(ctx)
-	if err != nil || n > 0 {
+	if err != nil {
 		return err
+	}
+	if n > 0 {
+		// The password was shown once; every later start says how to set a new one.
+		login := strings.TrimRight(cfg.BaseURL, "/") + "/admin/login"
+		if _, err := db.UserByEmail(ctx, demoAdminEmail); demo && err == nil {
+			out("demo admin: sign in at %s as %s; to set a new password: technifold user password --email %s\n",
+				login, demoAdminEmail, demoAdminEmail)
+		} else {
+			out("sign in at %s; to set a new password: technifold user password --email EMAIL (technifold user list shows them)\n", login)
+		}
+		return nil
 	}
 	by := store.AuditEntry{Actor: "system"}
 	switch {
@@ -296,8 +307,9 @@ func BootstrapAdmin(ctx context.Context, db *store.DB, cfg *Config, demo bool, o
 		if err != nil {
 			return fmt.Errorf("create the demo admin: %w", err)
 		}
-		out("demo admin created: sign in at %s/admin/login as %s with password %s (shown once)\n",
-			strings.TrimRight(cfg.BaseURL, "/"), demoAdminEmail, pw)
+		out("demo admin created: sign in at %s/admin/login as %s with password %s (shown once; "+
+			"to set a new one: technifold user password --email %s)\n",
+			strings.TrimRight(cfg.BaseURL, "/"), demoAdminEmail, pw, demoAdminEmail)
 	default:
 		token, err := CreateSetupToken(ctx, db)
 		if err != nil {

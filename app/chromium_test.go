@@ -39,6 +39,7 @@ func newBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Con
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium not installed: apt-get install chromium")
 		}
+		browserSkips.Add(1)
 		t.Skip("chromium not installed: apt-get install chromium")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

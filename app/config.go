@@ -55,6 +55,9 @@ type Config struct {
 
 	ReplicaURL       string
 	LitestreamConfig string
+	// bucketReplicaURL is the replica built from the secrets `fly storage create` sets
+	// (BUCKET_NAME, AWS_ENDPOINT_URL_S3, AWS_REGION); used when neither of the above is set.
+	bucketReplicaURL string
 
 	LogLevel  string
 	LogFormat string
@@ -135,6 +138,7 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string, flags []stri
 		getenv = os.Getenv
 	}
 	c.OnFly = getenv("FLY_APP_NAME") != ""
+	c.bucketReplicaURL = bucketReplicaURL(getenv)
 	for _, s := range c.settings() {
 		v := getenv(s.env)
 		if s.secret {
@@ -334,7 +338,7 @@ const (
 
 // Features lists every optional capability with what it is missing.
 func (c *Config) Features() []Feature {
-	repl := c.ReplicaURL
+	repl := c.replicaURL()
 	if repl == "" {
 		repl = c.LitestreamConfig
 	}
@@ -348,7 +352,7 @@ func (c *Config) Features() []Feature {
 		need(FeatureOffers, "TOKEN_SECRET", c.TokenSecret),
 		need(FeatureEmail, "SMTP_URL", c.SMTPURL, "TOKEN_SECRET", c.TokenSecret),
 		need(FeatureAdminAPIToken, "ADMIN_API_TOKEN", c.AdminAPIToken),
-		need(FeatureReplication, "REPLICA_URL or LITESTREAM_CONFIG", repl),
+		need(FeatureReplication, "REPLICA_URL, LITESTREAM_CONFIG or BUCKET_NAME", repl),
 	}
 }
 

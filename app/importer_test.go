@@ -83,7 +83,7 @@ func TestImportExamplesTwiceChangesNothing(t *testing.T) {
 		t.Fatalf("sales rows %d", n)
 	}
 	// Legacy consent values are mapped.
-	for id, want := range map[string]string{"CONTACT1001": "subscribed", "CONTACT1002": "unsubscribed", "CONTACT1004": "pending"} {
+	for id, want := range map[string]string{"EXCT1001": "subscribed", "EXCT1002": "unsubscribed", "EXCT1004": "pending"} {
 		k, err := db.GetContact(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestImportExamplesTwiceChangesNothing(t *testing.T) {
 			t.Errorf("%s: marketing_status %s, want %s", id, k.MarketingStatus, want)
 		}
 	}
-	k, _ := db.GetContact(context.Background(), "CONTACT1003")
+	k, _ := db.GetContact(context.Background(), "EXCT1003")
 	if k.GDPRConsentAt != "2024-11-12T00:00:00.000Z" {
 		t.Errorf("gdpr_consent_at normalised to %q", k.GDPRConsentAt)
 	}
@@ -151,13 +151,13 @@ func TestImportRejectsBadFilesWholly(t *testing.T) {
 		{"price of unknown product", "prices", "product_code,currency,unit_amount\nNOPE,gbp,100\n", []string{"line 2", "product_code", "NOPE"}},
 		{"sale of unknown product code", "sales",
 			"company_id,product_code,quantity,unit_amount,currency,txn_date,invoice_number\n" +
-				"COMPANY123,CR-RIB-RED,1,3900,gbp,2025-06-01,INV-NEW-1\nCOMPANY123,XX-UNKNOWN,1,3900,gbp,2025-06-01,INV-NEW-1\n",
+				"EXCO123,CR-RIB-RED,1,3900,gbp,2025-06-01,INV-NEW-1\nEXCO123,XX-UNKNOWN,1,3900,gbp,2025-06-01,INV-NEW-1\n",
 			[]string{"line 3", "product_code", "XX-UNKNOWN"}},
 		{"bad date", "sales",
-			"company_id,product_code,quantity,unit_amount,currency,txn_date,invoice_number\nCOMPANY123,CR-RIB-RED,1,3900,gbp,01/06/2025,INV-NEW-2\n",
+			"company_id,product_code,quantity,unit_amount,currency,txn_date,invoice_number\nEXCO123,CR-RIB-RED,1,3900,gbp,01/06/2025,INV-NEW-2\n",
 			[]string{"line 2", "txn_date", "01/06/2025"}},
 		{"zero quantity", "sales",
-			"company_id,product_code,quantity,unit_amount,currency,txn_date,invoice_number\nCOMPANY123,CR-RIB-RED,0,3900,gbp,2025-06-01,INV-NEW-3\n",
+			"company_id,product_code,quantity,unit_amount,currency,txn_date,invoice_number\nEXCO123,CR-RIB-RED,0,3900,gbp,2025-06-01,INV-NEW-3\n",
 			[]string{"line 2", "quantity"}},
 		{"ragged row", "tool-consumables", "tool_code,consumable_code\nTF-TRI-CREASER\n", []string{"line 2"}},
 		{"unknown tool", "tool-consumables", "tool_code,consumable_code\nTF-TRI-CREASER,CR-RIB-RED\nNOPE,CR-RIB-RED\n", []string{"line 3", "NOPE"}},

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/technifold/technifold/app/offertoken"
-	"github.com/technifold/technifold/store"
 )
 
 // runToken is `technifold token mint --company C [--contact K] --offer O [--campaign X]
@@ -74,12 +73,12 @@ func runToken(ctx context.Context, env Env, args []string) error {
 	}
 	co, err := db.GetCompany(ctx, *company)
 	if err != nil {
-		return fmt.Errorf("company %q: %s", *company, store.ErrorMessage(err))
+		return withSubject(fmt.Sprintf("company %q", *company), err)
 	}
 	if *contact != "" {
 		k, err := db.GetContact(ctx, *contact)
 		if err != nil {
-			return fmt.Errorf("contact %q: %s", *contact, store.ErrorMessage(err))
+			return withSubject(fmt.Sprintf("contact %q", *contact), err)
 		}
 		if k.CompanyID != co.ID {
 			return fmt.Errorf("contact %q belongs to company %q, not %q", k.ID, k.CompanyID, co.ID)

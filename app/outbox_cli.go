@@ -123,16 +123,16 @@ func outboxByID(ctx context.Context, name, summary string, op func(context.Conte
 	}
 	switch {
 	case fs.NArg() == 0:
-		return fmt.Errorf("outbox %s: missing job ID", name)
+		return fmt.Errorf("%s: missing job ID", name)
 	case fs.NArg() > 1:
-		return fmt.Errorf("outbox %s: unexpected argument %q", name, fs.Arg(1))
+		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(1))
 	}
 	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 	if err != nil || id <= 0 {
-		return fmt.Errorf("outbox %s: invalid job ID %q", name, fs.Arg(0))
+		return fmt.Errorf("%s: invalid job ID %q", name, fs.Arg(0))
 	}
 	if err := op(ctx, id); err != nil {
-		return fmt.Errorf("outbox %s %d: %w", name, id, err)
+		return withSubject(fmt.Sprintf("%s job %d", name, id), err)
 	}
 	past := map[string]string{"retry": "queued for retry", "cancel": "cancelled"}[name]
 	fmt.Fprintf(stdout, "job %d %s\n", id, past)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -24,10 +25,45 @@ const BackupVerifyInterval = 24 * time.Hour
 // worker and pools have stopped (fly.toml's kill_timeout leaves room for it).
 const replicationCloseTimeout = 15 * time.Second
 
+// BucketReplicaPath is the path inside BUCKET_NAME that the replica built from the bucket
+// secrets uses (s3://$BUCKET_NAME/technifold).
+const BucketReplicaPath = "technifold"
+
+// bucketReplicaURL builds a REPLICA_URL from the secrets `fly storage create` sets on a Fly.io
+// app: BUCKET_NAME, AWS_ENDPOINT_URL_S3 and AWS_REGION (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY are read by the S3 client itself). "" when BUCKET_NAME is unset.
+func bucketReplicaURL(getenv func(string) string) string {
+	bucket := strings.TrimSpace(getenv("BUCKET_NAME"))
+	if bucket == "" {
+		return ""
+	}
+	q := url.Values{}
+	if ep := strings.TrimSpace(getenv("AWS_ENDPOINT_URL_S3")); ep != "" {
+		q.Set("endpoint", ep)
+	}
+	if region := strings.TrimSpace(getenv("AWS_REGION")); region != "" {
+		q.Set("region", region)
+	}
+	u := url.URL{Scheme: "s3", Host: bucket, Path: "/" + BucketReplicaPath, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// replicaURL is the replica to use, in this order: REPLICA_URL; nothing when LITESTREAM_CONFIG
+// is set (the file says where); else the one built from BUCKET_NAME and the AWS_* secrets.
+func (c *Config) replicaURL() string {
+	switch {
+	case c.ReplicaURL != "":
+		return c.ReplicaURL
+	case c.LitestreamConfig != "":
+		return ""
+	}
+	return c.bucketReplicaURL
+}
+
 // newReplicator builds the replicator the configuration asks for, or returns nil when
 // replication is off. getenv expands ${VAR} in LITESTREAM_CONFIG.
 func newReplicator(cfg *Config, getenv func(string) string, logger *slog.Logger) (*store.Replicator, error) {
-	rc := store.ReplicationConfig{ReplicaURL: cfg.ReplicaURL, ConfigPath: cfg.LitestreamConfig, Getenv: getenv}
+	rc := store.ReplicationConfig{ReplicaURL: cfg.replicaURL(), ConfigPath: cfg.LitestreamConfig, Getenv: getenv}
 	if !rc.Enabled() {
 		return nil, nil
 	}
@@ -80,15 +116,23 @@ func closeReplication(ctx context.Context, repl *store.Replicator, logger *slog.
 
 func runRestore(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
-	fs := newFlagSet(env, "restore", "restore [--timestamp T] [--output PATH] [--force] [flags]\n\n"+
-		"Restores the database from the replica (REPLICA_URL or LITESTREAM_CONFIG): the latest state, or the\n"+
+	fs := newFlagSet(env, "restore", "restore [--timestamp T] [--output PATH] [--force] [--integrity-check none|quick|full] [flags]\n\n"+
+		"Restores the database from the replica (REPLICA_URL, LITESTREAM_CONFIG or BUCKET_NAME): the latest state, or the\n"+
 		"state as of T (RFC 3339, e.g. 2026-05-01T09:30:00Z). Writes DATABASE_PATH unless --output is given and\n"+
-		"refuses to replace an existing file without --force. Stop the server before restoring over its database.", cfg, "DATABASE_PATH", "REPLICA_URL", "LITESTREAM_CONFIG", "LOG_LEVEL", "LOG_FORMAT")
+		"refuses to replace an existing file without --force. Stop the server before restoring over its database.\n"+
+		"Every page is checked against the checksums the server recorded in the replica; --integrity-check adds\n"+
+		"SQLite's own check before the file is moved into place (quick: seconds per GB; full: also every index).",
+		cfg, "DATABASE_PATH", "REPLICA_URL", "LITESTREAM_CONFIG", "LOG_LEVEL", "LOG_FORMAT")
 	timestamp := fs.String("timestamp", "", "restore the state as of this time (RFC 3339)")
 	output := fs.String("output", "", "write the restored database here (default: DATABASE_PATH)")
 	force := fs.Bool("force", false, "replace an existing file at the output path")
+	checkFlag := fs.String("integrity-check", "none", "SQLite check of the restored file: none, quick or full")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	check, err := store.ParseIntegrityCheck(*checkFlag)
+	if err != nil {
+		return fmt.Errorf("--integrity-check: %s", store.ErrorMessage(err))
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
@@ -99,7 +143,6 @@ func runRestore(ctx context.Context, env Env, args []string) error {
 	}
 	var at time.Time
 	if *timestamp != "" {
-		var err error
 		if at, err = time.Parse(time.RFC3339Nano, *timestamp); err != nil {
 			return fmt.Errorf("--timestamp must be RFC 3339, like 2026-05-01T09:30:00Z: %q", *timestamp)
 		}
@@ -119,7 +162,7 @@ func runRestore(ctx context.Context, env Env, args []string) error {
 	if *force && out == cfg.DatabasePath {
 		fmt.Fprintf(env.Stderr, "replacing %s: make sure no technifold server is running on it\n", out)
 	}
-	err = repl.Restore(ctx, store.RestoreOptions{OutputPath: out, Timestamp: at, Progress: env.Stderr, Overwrite: *force})
+	err = repl.Restore(ctx, store.RestoreOptions{OutputPath: out, Timestamp: at, Progress: env.Stderr, Overwrite: *force, Check: check})
 	if store.ErrorCode(err) == store.ECONFLICT {
 		return fmt.Errorf("%s (nothing was changed)", store.ErrorMessage(err))
 	}
@@ -287,7 +330,7 @@ type replicationCollector struct {
 func NewReplicationCollector(repl *store.Replicator, db *store.DB) prometheus.Collector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &replicationCollector{repl: repl, db: db,
-		enabled:     d("technifold_replication_enabled", "1 when a replica is configured (REPLICA_URL or LITESTREAM_CONFIG)."),
+		enabled:     d("technifold_replication_enabled", "1 when a replica is configured (REPLICA_URL, LITESTREAM_CONFIG or BUCKET_NAME)."),
 		running:     d("technifold_replication_running", "1 while Litestream replicates the database."),
 		inSync:      d("technifold_replication_in_sync", "1 when the replica has every transaction written locally."),
 		localTXID:   d("technifold_replication_local_txid", "Litestream TXID of the last transaction written to a local LTX file."),

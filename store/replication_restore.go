@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +34,46 @@ type RestoreOptions struct {
 	// Overwrite replaces an existing file at OutputPath (with its -wal and -shm) once the
 	// restore has succeeded; without it Restore refuses to touch an existing file.
 	Overwrite bool
+	// Check runs PRAGMA quick_check or integrity_check on the restored file before it is moved
+	// into place. CheckNone (the default, as the litestream CLI) relies on LTX's checksums:
+	// every page and the whole database are checked against what the server recorded.
+	Check IntegrityCheck
+	// Logger, when set, receives a progress record (bytes and files read) every
+	// ProgressInterval, for restores that run inside serve.
+	Logger           *slog.Logger
+	ProgressInterval time.Duration
+}
+
+// IntegrityCheck is the SQLite check Restore runs on the restored file.
+type IntegrityCheck int
+
+const (
+	CheckNone  IntegrityCheck = iota // LTX checksums only
+	CheckQuick                       // PRAGMA quick_check: O(N), structure of every page
+	CheckFull                        // PRAGMA integrity_check: also every index against its table
+)
+
+// ParseIntegrityCheck reads "none", "quick" or "full".
+func ParseIntegrityCheck(s string) (IntegrityCheck, error) {
+	switch s {
+	case "none", "":
+		return CheckNone, nil
+	case "quick":
+		return CheckQuick, nil
+	case "full":
+		return CheckFull, nil
+	}
+	return CheckNone, Errorf(EINVALID, "integrity check must be none, quick or full, got %q", s)
+}
+
+func (c IntegrityCheck) String() string {
+	switch c {
+	case CheckQuick:
+		return "quick"
+	case CheckFull:
+		return "full"
+	}
+	return "none"
 }
 
 // ErrNoBackup is returned (wrapped) by Restore when the replica has nothing to restore, or
@@ -38,7 +81,8 @@ type RestoreOptions struct {
 var ErrNoBackup = errors.New("no backup in the replica")
 
 // Restore writes the replicated database (as of opts.Timestamp) to opts.OutputPath. The file
-// appears atomically, after a quick integrity check; nothing is left behind on failure.
+// appears atomically, after the LTX checksums (and opts.Check, if any) have passed; nothing is
+// left behind on failure.
 func (r *Replicator) Restore(ctx context.Context, opts RestoreOptions) error {
 	_, err := r.restore(ctx, opts)
 	return err
@@ -71,7 +115,9 @@ func (r *Replicator) restore(ctx context.Context, opts RestoreOptions) (ltx.TXID
 	}
 
 	client := &countingClient{ReplicaClient: r.client}
+	stopRecording := client.record()
 	plan, err := litestream.CalcRestorePlan(ctx, client, 0, opts.Timestamp, r.logger)
+	stopRecording()
 	if errors.Is(err, litestream.ErrTxNotAvailable) {
 		if opts.Timestamp.IsZero() {
 			return 0, &Error{Code: ENOTFOUND, Message: fmt.Sprintf("the replica %s has no backup", r.location), Err: ErrNoBackup}
@@ -94,15 +140,26 @@ func (r *Replicator) restore(ctx context.Context, opts RestoreOptions) (ltx.TXID
 		out, r.location, len(plan), formatBytes(total), target, asOf.UTC().Format(time.RFC3339))
 
 	// Restore beside the output, then rename: a failed restore never leaves a partial file.
+	// Litestream itself writes OUT.tmp and renames it, so a new file with no check to run is
+	// restored straight to its path (one rename and one directory sync, as the CLI does); a
+	// replacement, or a file still to be checked, goes to a side name first.
 	tmp := filepath.Join(filepath.Dir(out), fmt.Sprintf(".%s.restore-%d", filepath.Base(out), os.Getpid()))
-	removeSQLiteFiles(tmp)
-	defer removeSQLiteFiles(tmp)
+	direct := !opts.Overwrite && opts.Check == CheckNone
+	if direct {
+		tmp = out
+	} else {
+		removeSQLiteFiles(tmp)
+		defer removeSQLiteFiles(tmp)
+	}
 	start := time.Now()
-	stop := reportProgress(progress, &client.read, total, start)
+	client.files = len(plan)
+	stop := reportProgress(progress, opts.Logger, opts.ProgressInterval, client, total, start)
 	opt := litestream.NewRestoreOptions()
 	opt.OutputPath = tmp
 	opt.TXID = target // the plan just shown, whatever Timestamp matched
-	opt.IntegrityCheck = litestream.IntegrityCheckQuick
+	// Litestream's own check would open the file without mmap, after its rename; ours runs
+	// below, before the file is moved into place.
+	opt.IntegrityCheck = litestream.IntegrityCheckNone
 	// A stand-in DB gives the restore our logger; it is never opened.
 	lsdb := litestream.NewDB(tmp)
 	lsdb.Logger = r.logger
@@ -113,6 +170,16 @@ func (r *Replicator) restore(ctx context.Context, opts RestoreOptions) (ltx.TXID
 	if err != nil {
 		return 0, fmt.Errorf("restore from %s: %w", r.location, err)
 	}
+	if opts.Check != CheckNone {
+		fmt.Fprintf(progress, "running the %s integrity check…\n", opts.Check)
+		res, err := checkFile(ctx, tmp, opts.Check)
+		if err != nil {
+			return 0, fmt.Errorf("%s integrity check of the restored database: %w", opts.Check, err)
+		}
+		if res != "ok" {
+			return 0, fmt.Errorf("the restored database fails the %s integrity check (nothing was changed): %s", opts.Check, res)
+		}
+	}
 	if opts.Overwrite {
 		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 			if err := os.Remove(out + suffix); err != nil && !os.IsNotExist(err) {
@@ -120,12 +187,14 @@ func (r *Replicator) restore(ctx context.Context, opts RestoreOptions) (ltx.TXID
 			}
 		}
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return 0, fmt.Errorf("move restored database into place: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(out)); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if !direct {
+		if err := os.Rename(tmp, out); err != nil {
+			return 0, fmt.Errorf("move restored database into place: %w", err)
+		}
+		if d, err := os.Open(filepath.Dir(out)); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 	}
 	if out == r.dbPath {
 		// Litestream's local LTX files describe the database that was replaced.
@@ -134,7 +203,8 @@ func (r *Replicator) restore(ctx context.Context, opts RestoreOptions) (ltx.TXID
 		}
 	}
 	took := time.Since(start).Round(time.Millisecond)
-	fmt.Fprintf(progress, "restored %s at TXID %s in %s\n", out, target, took)
+	fmt.Fprintf(progress, "restored %s at TXID %s in %s (%s, %.0f MiB/s)\n", out, target, took, formatBytes(total),
+		float64(total)/(1<<20)/max(took.Seconds(), 0.001))
 	r.logger.Info("database restored", "path", out, "replica", r.location, "txid", target.String(),
 		"bytes", total, "files", len(plan), "took", took)
 	return target, nil
@@ -162,7 +232,7 @@ func (r *Replicator) RestoreIfMissing(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("create database directory: %w", err)
 	}
 	r.logger.Info("database file missing; restoring from the replica", "path", r.dbPath, "replica", r.location)
-	err := r.Restore(ctx, RestoreOptions{OutputPath: r.dbPath})
+	err := r.Restore(ctx, RestoreOptions{OutputPath: r.dbPath, Logger: r.logger, ProgressInterval: startupProgressInterval})
 	if errors.Is(err, ErrNoBackup) {
 		r.logger.Info("the replica is empty; starting with a new database", "replica", r.location)
 		_ = os.RemoveAll(r.metaPath())
@@ -173,6 +243,9 @@ func (r *Replicator) RestoreIfMissing(ctx context.Context) (bool, error) {
 	}
 	return true, nil
 }
+
+// startupProgressInterval is how often serve logs the progress of its start-up restore.
+var startupProgressInterval = 2 * time.Second
 
 // metaPath is Litestream's local state directory beside the database (.NAME-litestream).
 func (r *Replicator) metaPath() string {
@@ -227,12 +300,12 @@ func (r *Replicator) Verify(ctx context.Context, liveCounts map[string]int64) Ve
 		return finish(false, "restore of the latest replica failed: %v", err)
 	}
 	rep.TXID = txid.String()
-	restored, err := sql.Open("sqlite", DSN(path, false))
+	restored, err := openChecked(path)
 	if err != nil {
 		return finish(false, "open the restored copy: %v", err)
 	}
 	defer restored.Close()
-	if rep.Integrity, err = integrityCheck(ctx, restored); err != nil {
+	if rep.Integrity, err = integrityCheck(ctx, restored, CheckFull); err != nil {
 		return finish(false, "integrity check of the restored copy failed to run: %v", err)
 	}
 	var short []string
@@ -257,9 +330,40 @@ func (r *Replicator) Verify(ctx context.Context, liveCounts map[string]int64) Ve
 		rep.TXID, len(MainTables()))
 }
 
-// integrityCheck runs PRAGMA integrity_check and returns "ok" or its first problems.
-func integrityCheck(ctx context.Context, db *sql.DB) (string, error) {
-	rows, err := db.QueryContext(ctx, `PRAGMA integrity_check(20)`)
+// openChecked opens a restored file read-only for checking, memory-mapped: SQLite then reads
+// pages in place instead of copying each through the VFS, which makes integrity_check about
+// a third faster in the pure-Go SQLite.
+func openChecked(path string) (*sql.DB, error) {
+	size := int64(1 << 30)
+	if fi, err := os.Stat(path); err == nil {
+		size = max(fi.Size()+1<<20, 1<<20)
+	}
+	db, err := sql.Open("sqlite", DSN(path, false)+"&"+url.Values{"_pragma": {fmt.Sprintf("mmap_size(%d)", size)}}.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// checkFile runs the check on the file at path and returns "ok" or its first problems.
+func checkFile(ctx context.Context, path string, check IntegrityCheck) (string, error) {
+	db, err := openChecked(path)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	return integrityCheck(ctx, db, check)
+}
+
+// integrityCheck runs PRAGMA integrity_check (or quick_check) and returns "ok" or its first
+// problems.
+func integrityCheck(ctx context.Context, db *sql.DB, check IntegrityCheck) (string, error) {
+	pragma := "integrity_check"
+	if check == CheckQuick {
+		pragma = "quick_check"
+	}
+	rows, err := db.QueryContext(ctx, `PRAGMA `+pragma+`(20)`)
 	if err != nil {
 		return "", err
 	}
@@ -275,10 +379,75 @@ func integrityCheck(ctx context.Context, db *sql.DB) (string, error) {
 	return strings.Join(msgs, "; "), rows.Err()
 }
 
-// countingClient counts the bytes read from the replica, for restore progress.
+// countingClient counts the bytes and files read from the replica, for restore progress. It
+// also replays the listings the plan shown to the user was made from, once, to the restore
+// itself, which plans again: on S3 that saves one LIST request per compaction level.
 type countingClient struct {
 	litestream.ReplicaClient
-	read atomic.Int64
+	read      atomic.Int64
+	filesRead atomic.Int64
+	files     int // in the plan
+
+	mu        sync.Mutex
+	recording bool
+	listings  map[listingKey][]*ltx.FileInfo
+}
+
+type listingKey struct {
+	level       int
+	seek        ltx.TXID
+	useMetadata bool
+}
+
+// record makes LTXFiles keep what it lists until stop is called; each kept listing is then
+// served once, and later calls list the replica again (a retried restore sees new files).
+func (c *countingClient) record() (stop func()) {
+	c.mu.Lock()
+	c.recording, c.listings = true, map[listingKey][]*ltx.FileInfo{}
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.recording = false
+		c.mu.Unlock()
+	}
+}
+
+func (c *countingClient) LTXFiles(ctx context.Context, level int, seek ltx.TXID, useMetadata bool) (ltx.FileIterator, error) {
+	key := listingKey{level, seek, useMetadata}
+	c.mu.Lock()
+	recording := c.recording
+	kept, ok := c.listings[key]
+	if !ok && !recording && !useMetadata {
+		// A listing with exact timestamps (a point-in-time plan) serves one without.
+		key.useMetadata = true
+		kept, ok = c.listings[key]
+	}
+	if ok && !recording {
+		delete(c.listings, key)
+	}
+	c.mu.Unlock()
+	if ok && !recording {
+		return ltx.NewFileInfoSliceIterator(kept), nil
+	}
+	itr, err := c.ReplicaClient.LTXFiles(ctx, level, seek, useMetadata)
+	if err != nil || !recording {
+		return itr, err
+	}
+	defer itr.Close()
+	var infos []*ltx.FileInfo
+	for itr.Next() {
+		info := *itr.Item()
+		infos = append(infos, &info)
+	}
+	if err := itr.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.listings[key] = infos
+	c.mu.Unlock()
+	replay := make([]*ltx.FileInfo, len(infos))
+	copy(replay, infos)
+	return ltx.NewFileInfoSliceIterator(replay), nil
 }
 
 func (c *countingClient) OpenLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, offset, size int64) (io.ReadCloser, error) {
@@ -286,43 +455,62 @@ func (c *countingClient) OpenLTXFile(ctx context.Context, level int, minTXID, ma
 	if err != nil {
 		return nil, err
 	}
-	return &countingReader{ReadCloser: rc, n: &c.read}, nil
+	return &countingReader{ReadCloser: rc, c: c}, nil
 }
 
 type countingReader struct {
 	io.ReadCloser
-	n *atomic.Int64
+	c   *countingClient
+	eof bool
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
 	n, err := r.ReadCloser.Read(p)
-	r.n.Add(int64(n))
+	r.c.read.Add(int64(n))
+	if err == io.EOF && !r.eof {
+		r.eof = true
+		r.c.filesRead.Add(1)
+	}
 	return n, err
 }
 
-// reportProgress prints the bytes read so far every second until the returned stop is called.
-func reportProgress(w io.Writer, read *atomic.Int64, total int64, start time.Time) (stop func()) {
-	if w == io.Discard {
+// reportProgress reports the bytes and files read so far until the returned stop is called:
+// a line to w every second, and a log record to logger every logEvery.
+func reportProgress(w io.Writer, logger *slog.Logger, logEvery time.Duration, c *countingClient, total int64, start time.Time) (stop func()) {
+	if w == io.Discard && logger == nil {
 		return func() {}
+	}
+	if logEvery <= 0 {
+		logEvery = startupProgressInterval
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(min(time.Second, logEvery))
 		defer t.Stop()
+		lastLog, lastLine := start, start
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
-				n := min(read.Load(), total)
+			case now := <-t.C:
+				n := min(c.read.Load(), total)
 				pct := 100.0
 				if total > 0 {
 					pct = float64(n) * 100 / float64(total)
 				}
-				fmt.Fprintf(w, "  %s of %s (%.0f%%), %s\n", formatBytes(n), formatBytes(total), pct,
-					time.Since(start).Round(time.Second))
+				elapsed := now.Sub(start).Round(time.Second)
+				if w != io.Discard && now.Sub(lastLine) >= time.Second-time.Second/10 {
+					lastLine = now
+					fmt.Fprintf(w, "  %s of %s (%.0f%%), %d of %d files, %s\n", formatBytes(n), formatBytes(total), pct,
+						c.filesRead.Load(), c.files, elapsed)
+				}
+				if logger != nil && now.Sub(lastLog) >= logEvery-logEvery/10 {
+					lastLog = now
+					logger.Info("restoring from the replica", "read_bytes", n, "total_bytes", total,
+						"percent", int(pct), "files_read", c.filesRead.Load(), "files", c.files, "elapsed", elapsed.String())
+				}
 			}
 		}
 	}()
