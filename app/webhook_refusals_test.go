@@ -34,7 +34,7 @@ func TestWebhookRefusalsCountedInMemory(t *testing.T) {
 	if _, w, _ := e.db.CommitStats(); w != writes {
 		t.Fatalf("refused Zoho requests cost %d write(s)", w-writes)
 	}
-	alert := "3 webhook request(s) were rejected"
+	alert := "3 refused webhook requests in the last 24 hours" // the health table's Webhooks part
 	if _, page := e.get(c, "/admin"); !strings.Contains(page, alert) {
 		t.Fatalf("dashboard before the flush lacks %q", alert)
 	}

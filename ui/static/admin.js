@@ -65,6 +65,18 @@ document.addEventListener("click", function (e) {
       input.value = data.url;
       input.setAttribute("aria-label", "Offer link");
       out.appendChild(input);
+      // Preview: a signed-in staff visit is shown a banner and records nothing.
+      var old = document.getElementById("offer-preview");
+      if (old) old.removeAttribute("id");
+      var preview = document.createElement("a");
+      preview.id = "offer-preview";
+      preview.className = "button secondary";
+      preview.href = data.url + "?preview=1";
+      preview.target = "_blank";
+      preview.rel = "noopener";
+      preview.textContent = "Preview";
+      out.appendChild(document.createTextNode(" "));
+      out.appendChild(preview);
     };
     if (navigator.clipboard && navigator.clipboard.writeText) {
       navigator.clipboard.writeText(data.url).then(function () { shown("Copied (" + data.offer_key + " offer):"); },
