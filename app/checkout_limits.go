@@ -15,62 +15,21 @@ import (
 const (
 	checkoutAddressWindow = time.Minute
 	checkoutCompanyWindow = time.Hour
-	// checkoutLimiterKeys bounds the keys remembered; beyond it, idle keys are dropped.
-	checkoutLimiterKeys = 20000
 )
 
-// rateWindow is one sliding-window limit: at most limit events per window per key.
-type rateWindow struct {
-	limit  int
-	window time.Duration
-	hits   map[string][]time.Time
-}
-
-// recent drops hits older than the window and returns the rest.
-func (w *rateWindow) recent(key string, now time.Time) []time.Time {
-	hits := w.hits[key]
-	i := 0
-	for i < len(hits) && now.Sub(hits[i]) >= w.window {
-		i++
-	}
-	hits = hits[i:]
-	if len(hits) == 0 {
-		delete(w.hits, key)
-		return nil
-	}
-	w.hits[key] = hits
-	return hits
-}
-
-// wait is how long key must wait before one more event fits, or 0.
-func (w *rateWindow) wait(key string, now time.Time) time.Duration {
-	hits := w.recent(key, now)
-	if len(hits) < w.limit {
-		return 0
-	}
-	return hits[len(hits)-w.limit].Add(w.window).Sub(now)
-}
-
-func (w *rateWindow) add(key string, now time.Time) {
-	w.hits[key] = append(w.recent(key, now), now)
-	if len(w.hits) > checkoutLimiterKeys {
-		for k := range w.hits {
-			w.recent(k, now)
-		}
-	}
-}
-
-// checkoutLimiter holds the per-address and per-company windows.
+// checkoutLimiter holds the per-address and per-company windows: the sign-in throttle's
+// sliding windows (auth_throttle.go), one per window length, reserved together under mu.
 type checkoutLimiter struct {
 	mu               sync.Mutex
-	address, company rateWindow
+	address, company *guessThrottle
+	perAddress       int
+	perCompany       int
 	now              func() time.Time
 }
 
 func newCheckoutLimiter(perAddress, perCompany int, now func() time.Time) *checkoutLimiter {
-	return &checkoutLimiter{now: now,
-		address: rateWindow{limit: perAddress, window: checkoutAddressWindow, hits: map[string][]time.Time{}},
-		company: rateWindow{limit: perCompany, window: checkoutCompanyWindow, hits: map[string][]time.Time{}}}
+	return &checkoutLimiter{now: now, perAddress: perAddress, perCompany: perCompany,
+		address: newGuessThrottle(checkoutAddressWindow), company: newGuessThrottle(checkoutCompanyWindow)}
 }
 
 // take reserves one checkout for the address and the company when both windows have room and
@@ -80,11 +39,14 @@ func (l *checkoutLimiter) take(address, company string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if w := max(l.address.wait(address, now), l.company.wait(company, now)); w > 0 {
-		return w
+	byAddress, wait := l.address.reserve(now, attemptLimit{key: "checkout-address:" + address, limit: l.perAddress})
+	if byAddress == nil {
+		return wait
 	}
-	l.address.add(address, now)
-	l.company.add(company, now)
+	if byCompany, wait := l.company.reserve(now, attemptLimit{key: "checkout-company:" + company, limit: l.perCompany}); byCompany == nil {
+		byAddress.release()
+		return wait
+	}
 	return 0
 }
 
