@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/technifold/technifold/store"
 )
 
@@ -75,13 +77,6 @@ func TestAdminLoginStoresOnlyTheSessionHashAndLogoutEndsIt(t *testing.T) {
 	}
 	if got := e.auditActions(); len(got) < 2 || got[0] != "logout" || got[1] != "login" {
 		t.Fatalf("audit actions = %v", got)
-	}
-}
-
-func TestAdminCookieIsSecureWhenBaseURLIsHTTPS(t *testing.T) {
-	s := &Server{cfg: &Config{BaseURL: "https://shop.example.com"}}
-	if ck := s.adminCookie("x", 60); !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
-		t.Fatalf("cookie = %+v", ck)
 	}
 }
 
@@ -371,8 +366,7 @@ func TestBootstrapAdminFromEnvironmentAndDemo(t *testing.T) {
 			}
 			if tc.demo {
 				pw := strings.Fields(out.String()[strings.Index(out.String(), "with password ")+len("with password "):])[0]
-				s := &Server{db: db}
-				if _, err := s.authenticate(context.Background(), demoAdminEmail, pw); err != nil {
+				if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)); err != nil {
 					t.Fatalf("printed demo password does not sign in: %v", err)
 				}
 				// Every later start says how to set a new one, without the password.
@@ -390,20 +384,5 @@ func TestBootstrapAdminFromEnvironmentAndDemo(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestSafeNextStaysOnAdminPages(t *testing.T) {
-	for in, want := range map[string]string{
-		"/admin/timeline?source=web": "/admin/timeline?source=web",
-		"https://evil.example/admin": "/admin",
-		"//evil.example/admin":       "/admin",
-		"/admin/login":               "/admin",
-		"/x/token":                   "/admin",
-		"":                           "/admin",
-	} {
-		if got := safeNext(in); got != want {
-			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -70,17 +70,23 @@ func startAdminEnv(t testing.TB, cfg *Config, dbPath string, o adminEnvOptions) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Listen first: the server reads BASE_URL when it is built (the console's cookies, links
+	// and CSRF origin).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	cfg.BaseURL = base
 	srv, err := NewServer(cfg, db, slog.New(slog.DiscardHandler))
 	if err != nil {
+		ln.Close()
 		db.Close()
 		t.Fatal(err)
 	}
 	if o.before != nil {
 		o.before(srv)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr, err := srv.Start(ctx, ln)
@@ -95,8 +101,9 @@ func startAdminEnv(t testing.TB, cfg *Config, dbPath string, o adminEnvOptions) 
 		cancel()
 		db.Close()
 	})
-	base := "http://" + addr.String()
-	cfg.BaseURL = base
+	if got := "http://" + addr.String(); got != base {
+		t.Fatalf("listening on %s, not %s", got, base)
+	}
 	return &adminEnv{t: t, cfg: cfg, db: db, srv: srv, url: base, clock: o.clock}
 }
 

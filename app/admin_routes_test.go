@@ -2,64 +2,15 @@ package app
 
 import (
 	"fmt"
-	"io/fs"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/julienschmidt/httprouter"
-
+	"github.com/technifold/technifold/app/console"
 	"github.com/technifold/technifold/store"
-	"github.com/technifold/technifold/ui"
 )
-
-// Every declared page has its template, every admin template belongs to a declared page, and
-// no page or route is declared twice.
-func TestEveryDeclaredAdminPageHasATemplate(t *testing.T) {
-	declared := map[string]bool{}
-	for _, p := range declaredPages() {
-		if declared[p.key.name] {
-			t.Errorf("page %s declared twice", p.key)
-		}
-		declared[p.key.name] = true
-		if _, err := fs.Stat(ui.FS, pageTemplate(p.key)); err != nil {
-			t.Errorf("page %s: %v", p.key, err)
-		}
-		if p.nav != "" && !strings.HasPrefix(p.navPath, "/admin") {
-			t.Errorf("page %s: nav path %q", p.key, p.navPath)
-		}
-	}
-	files, err := fs.Glob(ui.FS, "templates/admin_*.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(strings.TrimPrefix(f, "templates/admin_"), ".html")
-		if name != "layout" && !declared[name] {
-			t.Errorf("%s belongs to no declared page", f)
-		}
-	}
-	seen := map[string]bool{}
-	for _, rt := range declaredAdminRoutes() {
-		k := rt.method + " " + rt.path
-		if seen[k] {
-			t.Errorf("%s declared twice", k)
-		}
-		seen[k] = true
-		if rt.handle == nil {
-			t.Errorf("%s has no handler", k)
-		}
-		if rt.api != strings.HasPrefix(rt.path, "/api/admin/") {
-			t.Errorf("%s: api=%v does not match its path", k, rt.api)
-		}
-		if rt.role == roleAdmin && rt.deny == "" {
-			t.Errorf("%s is admin-only but tells staff no reason", k)
-		}
-	}
-}
 
 // concretePath fills a route's parameters with an id no row has.
 func concretePath(route string) string {
@@ -77,15 +28,15 @@ func TestStaffAreRefusedEveryAdminOnlyRoute(t *testing.T) {
 	admin := e.login("boss@example.com", testPassword)
 	auditBefore := len(e.auditActions())
 	n := 0
-	for _, rt := range declaredAdminRoutes() {
-		if rt.role != roleAdmin {
+	for _, rt := range console.DeclaredRoutes() {
+		if rt.Role != "admin" {
 			continue
 		}
 		n++
-		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
-			path := concretePath(rt.path)
+		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+			path := concretePath(rt.Path)
 			do := func(c *http.Client) (int, string, string) {
-				if rt.method == http.MethodPost {
+				if rt.Method == http.MethodPost {
 					resp := e.postForm(c, path, nil)
 					return resp.StatusCode, resp.Header.Get("Content-Type"), readBody(resp)
 				}
@@ -96,10 +47,10 @@ func TestStaffAreRefusedEveryAdminOnlyRoute(t *testing.T) {
 				return resp.StatusCode, resp.Header.Get("Content-Type"), readBody(resp)
 			}
 			status, ctype, body := do(staff)
-			if status != http.StatusForbidden || !strings.Contains(body, rt.deny) {
+			if status != http.StatusForbidden || !strings.Contains(body, rt.Deny) {
 				t.Errorf("staff: %d %q", status, body)
 			}
-			if rt.api != strings.HasPrefix(ctype, "application/json") {
+			if rt.API != strings.HasPrefix(ctype, "application/json") {
 				t.Errorf("staff: content type %q", ctype)
 			}
 			if status, _, body := do(admin); status == http.StatusForbidden {
@@ -123,17 +74,17 @@ func TestStaffMayReadEverythingAndRetryJobs(t *testing.T) {
 	sc := seedShowcase(t, e)
 	e.addUser("sam@example.com", store.RoleStaff, testPassword)
 	staff := e.login("sam@example.com", testPassword)
-	for _, rt := range declaredAdminRoutes() {
-		if rt.role != roleStaff || rt.method != http.MethodGet {
+	for _, rt := range console.DeclaredRoutes() {
+		if rt.Role != "staff" || rt.Method != http.MethodGet {
 			continue
 		}
-		path := strings.ReplaceAll(rt.path, ":id", "1")
+		path := strings.ReplaceAll(rt.Path, ":id", "1")
 		switch {
-		case strings.HasPrefix(rt.path, "/admin/companies/:id"), strings.HasPrefix(rt.path, "/api/admin/companies/:id"):
-			path = strings.ReplaceAll(rt.path, ":id", sc.offerCompany)
-		case strings.HasPrefix(rt.path, "/admin/jobs/"):
+		case strings.HasPrefix(rt.Path, "/admin/companies/:id"), strings.HasPrefix(rt.Path, "/api/admin/companies/:id"):
+			path = strings.ReplaceAll(rt.Path, ":id", sc.offerCompany)
+		case strings.HasPrefix(rt.Path, "/admin/jobs/"):
 			path = fmt.Sprintf("/admin/jobs/%d", sc.deadJob)
-		case strings.HasPrefix(rt.path, "/admin/webhooks/"):
+		case strings.HasPrefix(rt.Path, "/admin/webhooks/"):
 			path = fmt.Sprintf("/admin/webhooks/%d", sc.deliveryID)
 		}
 		if status, body := e.get(staff, path); status != http.StatusOK {
@@ -164,9 +115,9 @@ func TestStaffSeeAdminOnlyActionsDisabled(t *testing.T) {
 	staff := e.login("sam@example.com", testPassword)
 	admin := e.login("boss@example.com", testPassword)
 	var adminForms []*regexp.Regexp
-	for _, rt := range declaredAdminRoutes() {
-		if rt.role == roleAdmin && rt.method == http.MethodPost {
-			pat := regexp.MustCompile(`:\w+`).ReplaceAllString(regexp.QuoteMeta(rt.path), `[^"/]+`)
+	for _, rt := range console.DeclaredRoutes() {
+		if rt.Role == "admin" && rt.Method == http.MethodPost {
+			pat := regexp.MustCompile(`:\w+`).ReplaceAllString(regexp.QuoteMeta(rt.Path), `[^"/]+`)
 			adminForms = append(adminForms, regexp.MustCompile(`action="`+pat+`"`))
 		}
 	}
@@ -196,72 +147,5 @@ func TestStaffSeeAdminOnlyActionsDisabled(t *testing.T) {
 	}
 	if len(shown) != 4 {
 		t.Fatalf("reasons shown to staff: %v", shown)
-	}
-}
-
-// An admin-only JSON route refuses a staff session with a JSON 403 and takes the bearer token
-// (which acts as an admin); a staff route takes both.
-func TestAdminOnlyAPIRouteRefusesStaffAndTakesTheToken(t *testing.T) {
-	const token = "api-token-0123456789abcdef"
-	var called atomic.Int32
-	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) { c.AdminAPIToken = token },
-		before: func(s *Server) {
-			s.registerAdminRoute(adminRoute{method: http.MethodPost, path: "/api/admin/test-admin-only", role: roleAdmin,
-				api: true, deny: "Only admins can test.", handle: func(_ *Server, w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-					called.Add(1)
-					writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-				}})
-		}})
-	e.addUser("sam@example.com", store.RoleStaff, testPassword)
-	staff := e.login("sam@example.com", testPassword)
-	resp := e.postForm(staff, "/api/admin/test-admin-only", nil)
-	body := readBody(resp)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, `"error":"Only admins can test."`) || called.Load() != 0 {
-		t.Fatalf("staff: %d %s (handler ran %d times)", resp.StatusCode, body, called.Load())
-	}
-	req, _ := http.NewRequest(http.MethodPost, e.url+"/api/admin/test-admin-only", strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body := readBody(resp); resp.StatusCode != http.StatusOK || called.Load() != 1 {
-		t.Fatalf("token: %d %s", resp.StatusCode, body)
-	}
-}
-
-// The roles of issue 12 §3, pinned: what staff may do, and what only admins may.
-func TestDeclaredRolesFollowTheRoleRules(t *testing.T) {
-	want := map[string]role{
-		// staff: read every screen, send offers, mint offer and payment links, retry a failed job
-		"GET /admin": roleStaff, "GET /admin/outbox": roleStaff, "GET /admin/webhooks/:id": roleStaff,
-		"POST /admin/suggestions/send": roleStaff, "POST /admin/suggestions/link": roleStaff,
-		"POST /admin/suggestions/dismiss": roleStaff, "POST /admin/suggestions/snooze": roleStaff,
-		"POST /admin/suggestions/restore": roleStaff,
-		"POST /admin/jobs/:id/retry":      roleStaff, "POST /api/admin/outbox/retry": roleStaff,
-		"POST /api/admin/offers/send":            roleStaff,
-		"POST /admin/companies/:id/payment-link": roleStaff, // create payment links
-		// admin: cancel jobs, run the outbox, replay webhooks, replication, settings, users
-		"POST /admin/jobs/:id/cancel": roleAdmin, "POST /admin/outbox/run": roleAdmin,
-		"POST /admin/webhooks/:id/replay": roleAdmin, "POST /admin/replication/sync": roleAdmin,
-		"POST /admin/alerts/zoho/clear": roleAdmin, "GET /admin/users": roleAdmin, "POST /admin/users": roleAdmin,
-		"POST /admin/users/:id/disable": roleAdmin, "POST /admin/users/:id/enable": roleAdmin,
-	}
-	got := map[string]role{}
-	for _, rt := range declaredAdminRoutes() {
-		got[rt.method+" "+rt.path] = rt.role
-	}
-	for k, r := range want {
-		if g, ok := got[k]; !ok || g != r {
-			t.Errorf("%s: declared %v (found %v), want %v", k, g, ok, r)
-		}
-	}
-	// Every other state-changing admin UI route is admin-only unless listed above: a new action
-	// must be placed on purpose.
-	for k, r := range got {
-		if _, listed := want[k]; !listed && strings.HasPrefix(k, "POST /admin/") && r == roleStaff &&
-			k != "POST /admin/logout" {
-			t.Errorf("%s is open to staff but not in the role rules", k)
-		}
 	}
 }

@@ -160,23 +160,3 @@ func TestSuggestionExplainedAndActedOn(t *testing.T) {
 		t.Errorf("acted-on line missing:\n%s", body)
 	}
 }
-
-func TestExplainScore(t *testing.T) {
-	for _, tc := range []struct {
-		s    store.Suggestion
-		want string
-	}{
-		{store.Suggestion{ActionType: "reorder_reminder", PriorityScore: 90,
-			ActionMeta: []byte(`{"orders":5,"days_since_last_order":137,"average_gap_days":30.2}`)},
-			"Last order 137 days ago; usually every 30 days; reorder reminders score 90; 5 orders in the purchase history."},
-		{store.Suggestion{ActionType: "engagement_needed", PriorityScore: 95,
-			ActionMeta: []byte(`{"orders":2,"days_since_last_order":200,"lifetime_value":6000}`)},
-			"No order and no engagement for 200 days; score 95 because purchases total more than 5,000; 2 orders in the purchase history."},
-		{store.Suggestion{ActionType: "portal_invite", PriorityScore: 70, ActionMeta: []byte(`{"orders":4}`)},
-			"4 orders and no visit to the reorder portal in the last 30 days; portal invitations score 70."},
-	} {
-		if got := explainScore(tc.s); got != tc.want {
-			t.Errorf("explainScore(%s) = %q, want %q", tc.s.ActionType, got, tc.want)
-		}
-	}
-}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -208,4 +209,46 @@ func (v *passwordVerifier) verify(ctx context.Context, compare func() bool) (boo
 	defer func() { <-v.slots }()
 	v.checks.Add(1)
 	return compare(), nil
+}
+
+// checkGuessedSecret compares a caller's secret with want under the per-address throttle: past
+// the limit it answers 429 with Retry-After without comparing; a wrong secret keeps its slot and
+// gets 401; a right one gives the slot back and returns true.
+func (s *Server) checkGuessedSecret(w http.ResponseWriter, r *http.Request, kind, got, want, wrong string) bool {
+	att, wait := s.guesses.reserve(s.db.Now(),
+		attemptLimit{key: kind + "-address:" + s.clientIP(r), limit: tokenGuessesPerAddress})
+	if att == nil {
+		setRetryAfter(w, wait)
+		writeErrorMessage(w, http.StatusTooManyRequests, "too many wrong secrets from this address; retry later")
+		return false
+	}
+	if want == "" || got == "" || !web.SecretEqual(got, want) {
+		writeErrorMessage(w, http.StatusUnauthorized, wrong)
+		return false
+	}
+	att.release()
+	return true
+}
+
+// guardCronSecret puts POST /api/outbox/run's secret check under the same throttle; with no
+// CRON_SECRET configured the handler answers 503 itself.
+func (s *Server) guardCronSecret(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.CronSecret != "" && !s.checkGuessedSecret(w, r, "cron-secret", cronSecretFrom(r), s.cfg.CronSecret, "unauthorized") {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// signInLimits are the windows a sign-in attempt must find room in: its address's, and the
+// account's anonymous allowance or, from a browser with the account's device cookie, that
+// device's own.
+func signInLimits(email, ip, device string) []attemptLimit {
+	email = strings.ToLower(strings.TrimSpace(email))
+	account := attemptLimit{key: "signin-account:" + email, limit: signInsPerAccount}
+	if device != "" {
+		account.key = "signin-device:" + email + "\x00" + device
+	}
+	return []attemptLimit{{key: "signin-address:" + ip, limit: signInsPerAddress}, account}
 }

@@ -256,17 +256,6 @@ func TestDeviceCookieKeepsItsOwnAllowance(t *testing.T) {
 	}
 }
 
-func TestDeviceCookieAttributes(t *testing.T) {
-	for _, base := range []string{"http://localhost:8080", "https://shop.example.com"} {
-		s := &Server{cfg: &Config{BaseURL: base}}
-		c := s.newDeviceCookie(make([]byte, 32), "Ann@Example.com", "")
-		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != strings.HasPrefix(base, "https") ||
-			c.MaxAge < 300*24*3600 || c.Path != "/admin/login" {
-			t.Fatalf("%s: cookie %+v", base, c)
-		}
-	}
-}
-
 // guessSecretBurst sends n requests carrying a wrong secret at once and counts the statuses,
 // checking that every 429 says when to retry.
 func guessSecretBurst(t *testing.T, e *adminEnv, n int, build func() *http.Request) map[int]int {

@@ -17,6 +17,8 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/stripe/stripe-go/v85"
 
+	"github.com/technifold/technifold/app/console"
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -175,7 +177,7 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, _ httpro
 	// A bearer token goes through the same per-address guessing throttle as /api/admin/*
 	// (401 when wrong, 429 past the limit), so this route is no second oracle for it.
 	viaToken := false
-	if tok := bearerToken(r); tok != "" {
+	if tok := web.BearerToken(r); tok != "" {
 		if !s.checkGuessedSecret(w, r, "api-token", tok, s.cfg.AdminAPIToken, "invalid API token") {
 			return
 		}
@@ -240,13 +242,13 @@ type offerParty struct {
 func (s *Server) checkoutParty(r *http.Request, req *checkoutRequest, viaToken bool) (trusted bool, err error) {
 	if viaToken {
 		trusted = true
-	} else if c, cerr := r.Cookie(adminCookie); cerr == nil && c.Value != "" {
-		p, err := s.sessionFromRequest(r)
+	} else if c, cerr := r.Cookie(console.SessionCookie); cerr == nil && c.Value != "" {
+		staff, err := s.staffSession(r)
 		if err != nil {
 			return false, err
 		}
-		if p != nil {
-			if err := s.admin.cop.Check(r); err != nil {
+		if staff {
+			if err := s.console.CheckOrigin(r); err != nil {
 				return false, &checkoutRefusal{status: http.StatusForbidden, msg: "cross-origin request refused"}
 			}
 			trusted = true

@@ -13,17 +13,12 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/technifold/technifold/app/web"
 )
 
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
 // requestID returns the request's id (set by the middleware), or "".
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func requestID(ctx context.Context) string { return web.RequestID(ctx) }
 
 func newRequestID() string {
 	var b [8]byte
@@ -95,7 +90,7 @@ func (s *Server) instrument(method, route string, h http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		s.setSecurityHeaders(w, route)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		r = r.WithContext(web.WithRequestID(r.Context(), id))
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

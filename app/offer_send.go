@@ -3,43 +3,19 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
+	"github.com/technifold/technifold/app/console"
 	"github.com/technifold/technifold/store"
 )
 
-// OfferSendRequest asks for offer e-mails to the contacts of some companies and/or to some
-// contacts (the body of POST /api/admin/offers/send).
-type OfferSendRequest struct {
-	CompanyIDs  []string `json:"company_ids"`
-	ContactIDs  []string `json:"contact_ids"`
-	OfferKey    string   `json:"offer_key"`
-	CampaignKey string   `json:"campaign_key"`
-}
-
-// OfferRecipient is one line of an OfferSendReport.
-type OfferRecipient struct {
-	ContactID string `json:"contact_id,omitempty"`
-	CompanyID string `json:"company_id,omitempty"`
-	Email     string `json:"email,omitempty"`
-	Name      string `json:"name,omitempty"`
-	// Reason says why the contact gets nothing (ineligible only).
-	Reason string `json:"reason,omitempty"`
-	// JobID is the send_offer_email job (eligible only); AlreadyQueued is true when the same
-	// contact, campaign and offer had been queued before, so nothing new was added.
-	JobID         int64 `json:"job_id,omitempty"`
-	AlreadyQueued bool  `json:"already_queued,omitempty"`
-}
-
-// OfferSendReport says who will be sent the offer and who will not, and why.
-type OfferSendReport struct {
-	OfferKey    string           `json:"offer_key"`
-	CampaignKey string           `json:"campaign_key,omitempty"`
-	Eligible    []OfferRecipient `json:"eligible"`
-	Ineligible  []OfferRecipient `json:"ineligible"`
-	Queued      int              `json:"queued"` // jobs added by this call
-}
+// The request and report of offer sending are the console's (POST /api/admin/offers/send and
+// the suggestions page show them); the CLI and the demo use them too.
+type (
+	OfferSendRequest = console.OfferSendRequest
+	OfferRecipient   = console.OfferRecipient
+	OfferSendReport  = console.OfferSendReport
+)
 
 // SendOffers enqueues one send_offer_email job per contact that may be sent marketing, in one
 // transaction, and reports every contact asked for. Queuing is idempotent per contact,
@@ -111,23 +87,4 @@ func offerEmailFeature(cfg *Config) Feature {
 		f.Missing = append(f.Missing, "MAIL_FROM")
 	}
 	return f
-}
-
-// handleSend serves POST /api/admin/offers/send.
-func (h *offerHandlers) handleSend(w http.ResponseWriter, r *http.Request) {
-	if f := offerEmailFeature(h.s.cfg); !f.On() {
-		writeErrorMessage(w, http.StatusServiceUnavailable, f.Why())
-		return
-	}
-	var req OfferSendRequest
-	if err := decodeJSONBody(w, r, maxJSONBody, &req); err != nil {
-		writeError(w, r, h.s.logger, err)
-		return
-	}
-	rep, err := SendOffers(r.Context(), h.s.db, req)
-	if err != nil {
-		writeError(w, r, h.s.logger, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
 }

@@ -102,12 +102,6 @@ func (s *Server) offerRoutes() {
 	s.offers = h
 }
 
-// POST /api/admin/offers/send is declared with the admin API (staff may send offers).
-var _ = declareAdminRoutes(adminRoute{method: http.MethodPost, path: "/api/admin/offers/send", role: roleStaff, api: true,
-	handle: func(s *Server, w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		s.offers.handleSend(w, r)
-	}})
-
 func newOfferHandlers(s *Server) *offerHandlers {
 	h := &offerHandlers{s: s}
 	switch keys, err := offertoken.ParseKeyring(s.cfg.TokenSecret); {
@@ -303,12 +297,12 @@ func (h *offerHandlers) handleView(w http.ResponseWriter, r *http.Request, ps ht
 // valid admin session (the admin's Preview button adds ?preview=1, but the parameter alone
 // proves nothing, so a customer's visit with it is still recorded).
 func (h *offerHandlers) staffPreview(r *http.Request) bool {
-	p, err := h.s.sessionFromRequest(r)
+	staff, err := h.s.staffSession(r)
 	if err != nil {
 		h.s.logger.WarnContext(r.Context(), "offer page: staff session check failed", "error", err)
 		return false
 	}
-	return p != nil
+	return staff
 }
 
 func (h *offerHandlers) serverError(w http.ResponseWriter, r *http.Request, token string, err error) {

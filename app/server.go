@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/technifold/technifold/app/console"
 	"github.com/technifold/technifold/store"
 )
 
@@ -36,9 +37,11 @@ type Server struct {
 	offerToken func(ctx context.Context, token string) (offerParty, bool)
 	stripe     *stripeService
 	offers     *offerHandlers // set by offerRoutes
-	// admin is the staff UI's state (templates, CSRF check, sign-in throttle); replicator is
-	// set by Serve when replication runs, for the dashboard's status and "sync now".
-	admin      *adminUI
+	// console is the staff admin console (app/console); guesses throttles every guessable
+	// secret (auth_throttle.go); replicator is set by Serve when replication runs, for the
+	// dashboard's status and "sync now".
+	console    *console.Console
+	guesses    *guessThrottle
 	replicator *store.Replicator
 	// refusals counts refused webhook requests in memory (webhook_refusals.go).
 	refusals *webhookRefusals
@@ -68,12 +71,12 @@ func NewServer(cfg *Config, db *store.DB, logger *slog.Logger) (*Server, error) 
 	}
 	s.worker = NewWorker(db, s.jobs, WorkerOptions{Concurrency: cfg.WorkerConcurrency, Logger: logger})
 	s.registry.MustRegister(append(s.jobs.Metrics(), s.worker.metrics.collectors()...)...)
-	admin, err := newAdminUI(cfg, db.Now)
-	if err != nil {
+	s.guesses = newGuessThrottle(guessWindow)
+	s.registry.MustRegister(newAuthCollector(s.guesses))
+	var err error
+	if s.console, err = s.newConsole(); err != nil {
 		return nil, err
 	}
-	s.admin = admin
-	s.registry.MustRegister(newAuthCollector(admin.guesses))
 	if s.sched, err = NewScheduler(db, s.worker, SchedulerOptions{Logger: logger,
 		JobRetention: cfg.JobRetention, WebhookBodyRetention: cfg.WebhookBodyRetention}); err != nil {
 		return nil, err
@@ -118,13 +121,13 @@ func (s *Server) routes() {
 	r.RedirectTrailingSlash = false
 	r.HandleMethodNotAllowed = true
 	r.NotFound = s.instrument("", "(not found)", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.adminHTMLMiss(w, r, http.StatusNotFound) {
+		if s.console.ServeMiss(w, r, http.StatusNotFound) {
 			return
 		}
 		writeErrorMessage(w, http.StatusNotFound, "not found")
 	}))
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.adminHTMLMiss(w, r, http.StatusMethodNotAllowed) {
+		if s.console.ServeMiss(w, r, http.StatusMethodNotAllowed) {
 			return
 		}
 		writeErrorMessage(w, http.StatusMethodNotAllowed, "method not allowed")
@@ -139,7 +142,7 @@ func (s *Server) routes() {
 	s.handleFunc(http.MethodPost, "/api/zoho/webhook", s.handleZohoWebhook)
 	s.stripeRoutes()
 	s.offerRoutes()
-	s.adminRoutes()
+	s.consoleRoutes()
 	s.handleFunc(http.MethodGet, "/", s.handleRoot)
 }
 

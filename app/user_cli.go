@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/technifold/technifold/app/console"
 	"github.com/technifold/technifold/store"
 )
 
@@ -64,7 +65,7 @@ func runUser(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		user, used, err := CreateUser(ctx, db, *email, *role, pw, by)
+		user, used, err := console.CreateUser(ctx, db, *email, *role, pw, by)
 		if err != nil {
 			return err
 		}
@@ -144,9 +145,9 @@ func setPasswordCLI(ctx context.Context, db *store.DB, env Env, email string, by
 	}
 	generated := pw == ""
 	if generated {
-		pw = generatePassword()
+		pw = console.GeneratePassword()
 	}
-	hash, err := hashPassword(pw)
+	hash, err := console.HashPassword(pw)
 	if err != nil {
 		return err
 	}

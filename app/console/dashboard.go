@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"context"
@@ -15,8 +15,6 @@ import (
 )
 
 // The dashboard: the outbox, event volume, the checkout funnel, revenue, replication, alerts.
-
-const backupVerifyState = "backup_verify"
 
 type dashboardPage struct {
 	Outbox      []statusCount
@@ -56,7 +54,7 @@ type dashboardAlert struct {
 	Link  string
 }
 
-func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleDashboard(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx := r.Context()
 	now := s.db.Now()
 	d := dashboardPage{GeneratedAt: now}
@@ -98,7 +96,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request, _ httpr
 }
 
 // outboxSummary counts jobs by status (lifecycle order) and lists the newest dead and failed.
-func (s *Server) outboxSummary(ctx context.Context) ([]statusCount, []store.Job, error) {
+func (s *Console) outboxSummary(ctx context.Context) ([]statusCount, []store.Job, error) {
 	counts, err := s.db.JobCounts(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -122,7 +120,7 @@ func (s *Server) outboxSummary(ctx context.Context) ([]statusCount, []store.Job,
 	return out, problems, nil
 }
 
-func (s *Server) sourceCounts(ctx context.Context, since time.Time) ([]sourceCount, int64, error) {
+func (s *Console) sourceCounts(ctx context.Context, since time.Time) ([]sourceCount, int64, error) {
 	bySource, err := s.db.EventsBySource(ctx, since)
 	if err != nil {
 		return nil, 0, err
@@ -143,20 +141,21 @@ func (s *Server) sourceCounts(ctx context.Context, since time.Time) ([]sourceCou
 }
 
 // replicationStatus reads the replicator's state, or says why there is none.
-func (s *Server) replicationStatus(ctx context.Context) (*store.ReplicationStatus, string) {
-	if s.replicator == nil {
+func (s *Console) replicationStatus(ctx context.Context) (*store.ReplicationStatus, string) {
+	repl := s.svc.Replicator()
+	if repl == nil {
 		return nil, "Replication is off: set REPLICA_URL, LITESTREAM_CONFIG or BUCKET_NAME."
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	st := s.replicator.Status(ctx)
+	st := repl.Status(ctx)
 	return &st, ""
 }
 
 // dashboardAlerts fills d.Alerts: the Zoho auth alert (with its clear button) and the Zoho pause.
-func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboardPage) error {
+func (s *Console) dashboardAlerts(ctx context.Context, now time.Time, d *dashboardPage) error {
 	var alerts []dashboardAlert
-	zoho, err := GetZohoAuthAlert(ctx, s.db)
+	zoho, err := s.svc.ZohoAuthAlert(ctx)
 	if err != nil {
 		return err
 	}
@@ -166,7 +165,7 @@ func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboar
 			"Zoho Books refused our credentials %s (%s). Zoho jobs are held until the credentials are fixed and the alert is cleared.",
 			relativeTime(zoho.At, now), zoho.Message)})
 	}
-	if until, err := ZohoPausedUntil(ctx, s.db); err == nil && !until.IsZero() {
+	if until, err := s.svc.ZohoPausedUntil(ctx); err == nil && !until.IsZero() {
 		alerts = append(alerts, dashboardAlert{Level: "warn", Text: "Zoho Books daily API limit reached: Zoho jobs wait until " +
 			absoluteTime(until) + "."})
 	}
@@ -177,15 +176,16 @@ func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboar
 }
 
 // handleReplicationSync is the dashboard's "sync now".
-func (s *Server) handleReplicationSync(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	if s.replicator == nil {
+func (s *Console) handleReplicationSync(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	repl := s.svc.Replicator()
+	if repl == nil {
 		s.audit(r, "replication.sync", "", map[string]any{"ok": false, "reason": "replication is off"})
 		s.redirectNotice(w, r, "/admin", "Replication is not configured.")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	err := s.replicator.SyncNow(ctx)
+	err := repl.SyncNow(ctx)
 	s.audit(r, "replication.sync", "", map[string]any{"ok": err == nil})
 	if err != nil {
 		s.logger.Warn("replication sync now", "error", err)
@@ -196,8 +196,8 @@ func (s *Server) handleReplicationSync(w http.ResponseWriter, r *http.Request, _
 }
 
 // handleZohoAlertClear lifts the Zoho auth alert once an admin has fixed the credentials.
-func (s *Server) handleZohoAlertClear(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	resumed, err := ClearZohoAuthAlert(r.Context(), s.db)
+func (s *Console) handleZohoAlertClear(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	resumed, err := s.svc.ClearZohoAuthAlert(r.Context())
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -337,10 +337,10 @@ var (
 	pageDashboard = declarePage(adminPage{key: pageKey{"dashboard"}, nav: "Dashboard", navPath: "/admin", navOrder: 10, navRole: roleStaff})
 
 	_ = declareAdminRoutes(
-		adminRoute{method: http.MethodGet, path: "/admin", role: roleStaff, handle: (*Server).handleDashboard},
+		adminRoute{method: http.MethodGet, path: "/admin", role: roleStaff, handle: (*Console).handleDashboard},
 		adminRoute{method: http.MethodPost, path: "/admin/replication/sync", role: roleAdmin,
-			deny: "Only admins can act on replication.", handle: (*Server).handleReplicationSync},
+			deny: "Only admins can act on replication.", handle: (*Console).handleReplicationSync},
 		adminRoute{method: http.MethodPost, path: "/admin/alerts/zoho/clear", role: roleAdmin,
-			deny: "Only admins can change integration settings.", handle: (*Server).handleZohoAlertClear},
+			deny: "Only admins can change integration settings.", handle: (*Console).handleZohoAlertClear},
 	)
 )

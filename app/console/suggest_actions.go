@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"context"
@@ -96,7 +96,7 @@ func applyDecisions(all []store.Suggestion, decisions map[string]store.Suggestio
 }
 
 // decorateSuggestions adds the explanation, the last action and any decision to each view.
-func (s *Server) decorateSuggestions(ctx context.Context, views []suggestionView, decisions map[string]store.SuggestionDecision) error {
+func (s *Console) decorateSuggestions(ctx context.Context, views []suggestionView, decisions map[string]store.SuggestionDecision) error {
 	targets := make([]string, 0, len(views))
 	for _, v := range views {
 		targets = append(targets, v.CompanyID)
@@ -148,15 +148,15 @@ func suggestionsBack(r *http.Request) string {
 	return "/admin/suggestions?" + q.Encode()
 }
 
-func (s *Server) handleSuggestionDismiss(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleSuggestionDismiss(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.decideSuggestion(w, r, false)
 }
 
-func (s *Server) handleSuggestionSnooze(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleSuggestionSnooze(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.decideSuggestion(w, r, true)
 }
 
-func (s *Server) decideSuggestion(w http.ResponseWriter, r *http.Request, snooze bool) {
+func (s *Console) decideSuggestion(w http.ResponseWriter, r *http.Request, snooze bool) {
 	companyID, actionType, err := suggestionDecisionForm(w, r)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -191,7 +191,7 @@ func (s *Server) decideSuggestion(w http.ResponseWriter, r *http.Request, snooze
 	s.redirectNotice(w, r, suggestionsBack(r), msg)
 }
 
-func (s *Server) handleSuggestionRestore(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleSuggestionRestore(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	companyID, actionType, err := suggestionDecisionForm(w, r)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -219,7 +219,7 @@ func wantsJSON(r *http.Request) bool {
 
 // Dismissing, snoozing and restoring suggestions: staff, like sending offers.
 var _ = declareAdminRoutes(
-	adminRoute{method: http.MethodPost, path: "/admin/suggestions/dismiss", role: roleStaff, handle: (*Server).handleSuggestionDismiss},
-	adminRoute{method: http.MethodPost, path: "/admin/suggestions/snooze", role: roleStaff, handle: (*Server).handleSuggestionSnooze},
-	adminRoute{method: http.MethodPost, path: "/admin/suggestions/restore", role: roleStaff, handle: (*Server).handleSuggestionRestore},
+	adminRoute{method: http.MethodPost, path: "/admin/suggestions/dismiss", role: roleStaff, handle: (*Console).handleSuggestionDismiss},
+	adminRoute{method: http.MethodPost, path: "/admin/suggestions/snooze", role: roleStaff, handle: (*Console).handleSuggestionSnooze},
+	adminRoute{method: http.MethodPost, path: "/admin/suggestions/restore", role: roleStaff, handle: (*Console).handleSuggestionRestore},
 )

@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"context"
@@ -45,8 +45,8 @@ func (d *deviceKeyring) remember(key []byte) {
 }
 
 // deviceKey returns the key, or nil when none was created yet. It only reads.
-func (s *Server) deviceKey(ctx context.Context) []byte {
-	if key := s.admin.devices.cached(); key != nil {
+func (s *Console) deviceKey(ctx context.Context) []byte {
+	if key := s.devices.cached(); key != nil {
 		return key
 	}
 	v, _, ok, err := s.db.GetState(ctx, deviceKeyState)
@@ -57,7 +57,7 @@ func (s *Server) deviceKey(ctx context.Context) []byte {
 	if err != nil || len(key) < 32 {
 		return nil
 	}
-	s.admin.devices.remember(key)
+	s.devices.remember(key)
 	return key
 }
 
@@ -90,7 +90,7 @@ func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 
 // deviceFor returns the device id of the request's device cookie when it is valid for email,
 // or "" (no cookie, another account's, tampered, or no key yet).
-func (s *Server) deviceFor(r *http.Request, email string) string {
+func (s *Console) deviceFor(r *http.Request, email string) string {
 	c, err := r.Cookie(deviceCookie)
 	if err != nil || len(c.Value) > 128 {
 		return ""
@@ -108,21 +108,10 @@ func (s *Server) deviceFor(r *http.Request, email string) string {
 
 // newDeviceCookie builds the cookie for a browser that just signed in as email, keeping its
 // device id when it had one.
-func (s *Server) newDeviceCookie(key []byte, email, id string) *http.Cookie {
+func (s *Console) newDeviceCookie(key []byte, email, id string) *http.Cookie {
 	if id == "" {
 		id = newSecret()[:22]
 	}
 	return &http.Cookie{Name: deviceCookie, Value: id + "." + deviceMAC(key, email, id), Path: "/admin/login",
 		MaxAge: int(deviceCookieAge / time.Second), HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode}
-}
-
-// signInLimits are the windows a sign-in attempt must find room in: its address's, and the
-// account's anonymous allowance or, from a browser with the account's device cookie, that
-// device's own.
-func signInLimits(email, ip, device string) []attemptLimit {
-	account := attemptLimit{key: "signin-account:" + normalizeEmail(email), limit: signInsPerAccount}
-	if device != "" {
-		account.key = "signin-device:" + normalizeEmail(email) + "\x00" + device
-	}
-	return []attemptLimit{{key: "signin-address:" + ip, limit: signInsPerAddress}, account}
 }

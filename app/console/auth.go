@@ -1,12 +1,12 @@
-package app
+package console
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/technifold/technifold/app/web"
 )
 
 // Access to /admin/… and /api/admin/…: every route is wrapped in Go's CrossOriginProtection
@@ -15,19 +15,10 @@ import (
 // JSON API takes a session or Authorization: Bearer <ADMIN_API_TOKEN> (else 401).
 
 // adminSecretEqual compares two secrets in constant time, whatever their lengths.
-func adminSecretEqual(a, b string) bool {
-	da, db := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
-	return subtle.ConstantTimeCompare(da[:], db[:]) == 1
-}
+func adminSecretEqual(a, b string) bool { return web.SecretEqual(a, b) }
 
 // bearerToken returns the token of an "Authorization: Bearer …" header, or "".
-func bearerToken(r *http.Request) string {
-	auth := r.Header.Get("Authorization")
-	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		return strings.TrimSpace(auth[7:])
-	}
-	return ""
-}
+func bearerToken(r *http.Request) string { return web.BearerToken(r) }
 
 // newCrossOriginProtection builds the CSRF check; BASE_URL's origin is trusted too, for
 // deployments where a proxy rewrites the Host header.
@@ -47,36 +38,6 @@ func newCrossOriginProtection(baseURL string) *http.CrossOriginProtection {
 	return cop
 }
 
-// checkGuessedSecret compares a caller's secret with want under the per-address throttle: past
-// the limit it answers 429 with Retry-After without comparing; a wrong secret keeps its slot and
-// gets 401; a right one gives the slot back and returns true.
-func (s *Server) checkGuessedSecret(w http.ResponseWriter, r *http.Request, kind, got, want, wrong string) bool {
-	att, wait := s.admin.guesses.reserve(s.db.Now(),
-		attemptLimit{key: kind + "-address:" + s.clientIP(r), limit: tokenGuessesPerAddress})
-	if att == nil {
-		setRetryAfter(w, wait)
-		writeErrorMessage(w, http.StatusTooManyRequests, "too many wrong secrets from this address; retry later")
-		return false
-	}
-	if want == "" || got == "" || !adminSecretEqual(got, want) {
-		writeErrorMessage(w, http.StatusUnauthorized, wrong)
-		return false
-	}
-	att.release()
-	return true
-}
-
-// guardCronSecret puts POST /api/outbox/run's secret check under the same throttle; with no
-// CRON_SECRET configured the handler answers 503 itself.
-func (s *Server) guardCronSecret(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.CronSecret != "" && !s.checkGuessedSecret(w, r, "cron-secret", cronSecretFrom(r), s.cfg.CronSecret, "unauthorized") {
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
 func withPrincipal(r *http.Request, p *principal) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 }
@@ -84,10 +45,10 @@ func withPrincipal(r *http.Request, p *principal) *http.Request {
 // requireAdminAPI guards a JSON admin route: cross-origin browser writes are refused (403),
 // then the caller needs the ADMIN_API_TOKEN as a bearer token or a signed-in session (401),
 // and a session needs the route's role (403 with deny). The token acts as an admin.
-func (s *Server) requireAdminAPI(need role, deny string, h http.Handler) http.Handler {
-	return s.admin.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Console) requireAdminAPI(need role, deny string, h http.Handler) http.Handler {
+	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok := bearerToken(r); tok != "" {
-			if !s.checkGuessedSecret(w, r, "api-token", tok, s.cfg.AdminAPIToken, "invalid API token") {
+			if !s.svc.CheckAPIToken(w, r, tok) {
 				return
 			}
 			s.serveAudited(w, withPrincipal(r, &principal{ViaToken: true}), h)
@@ -118,7 +79,7 @@ type auditMarkKey struct{}
 
 // serveAudited runs an API handler; a state-changing request that succeeded without writing
 // its own audit entry (e.g. POST /api/admin/offers/send) gets a generic one.
-func (s *Server) serveAudited(w http.ResponseWriter, r *http.Request, h http.Handler) {
+func (s *Console) serveAudited(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		h.ServeHTTP(w, r)
@@ -136,8 +97,8 @@ func (s *Server) serveAudited(w http.ResponseWriter, r *http.Request, h http.Han
 // requireAdminPage guards an admin page: cross-origin browser writes are refused (403), a
 // request without a live session is sent to the sign-in page (and back afterwards), and a
 // caller without the route's role is answered 403 with deny.
-func (s *Server) requireAdminPage(need role, deny string, h http.Handler) http.Handler {
-	return s.admin.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Console) requireAdminPage(need role, deny string, h http.Handler) http.Handler {
+	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.sessionFromRequest(r)
 		if err != nil {
 			s.renderError(w, r, err)

@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"net/http"
@@ -69,7 +69,7 @@ type adminRoute struct {
 	api bool
 	// deny is what a caller whose role is too low is told (403), e.g. "Only admins can cancel jobs."
 	deny   string
-	handle func(s *Server, w http.ResponseWriter, r *http.Request, ps httprouter.Params)
+	handle func(s *Console, w http.ResponseWriter, r *http.Request, ps httprouter.Params)
 }
 
 // The declarations, filled by the package's variable initialisers (declarePage and
@@ -100,7 +100,7 @@ func declaredPages() []adminPage {
 
 // declaredAdminRoutes lists the declared routes, sorted by path then method. It sorts
 // indexes, not routes: a generic sort over adminRoute would make its handler's type (and so
-// *Server and every type it reaches, the whole Stripe client included) "used in an
+// *Console and every type it reaches, the whole Stripe client included) "used in an
 // interface", which with text/template's reflection keeps every exported method of those
 // types in the binary (+8.5 MB).
 func declaredAdminRoutes() []adminRoute {
@@ -120,21 +120,6 @@ func declaredAdminRoutes() []adminRoute {
 		routes = append(routes, adminRouteTable[i])
 	}
 	return routes
-}
-
-// registerAdminRoute wraps a declared route in its access check and registers it.
-func (s *Server) registerAdminRoute(rt adminRoute) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt.handle(s, w, r, httprouter.ParamsFromContext(r.Context()))
-	})
-	switch {
-	case rt.api:
-		s.handle(rt.method, rt.path, s.requireAdminAPI(rt.role, rt.deny, h))
-	case rt.role == rolePublic:
-		s.handle(rt.method, rt.path, s.admin.cop.Handler(h))
-	default:
-		s.handle(rt.method, rt.path, s.requireAdminPage(rt.role, rt.deny, h))
-	}
 }
 
 // navItem is one link of the top navigation.

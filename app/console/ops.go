@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"context"
@@ -50,7 +50,7 @@ var jobSortKeys = []sortKey{{"id", true}, {"type", false}, {"status", false}, {"
 var deliverySortKeys = []sortKey{{"id", true}, {"provider", false}, {"type", false}, {"status", false},
 	{"received", true}, {"attempts", true}}
 
-func (s *Server) handleOrders(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleOrders(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	page := ordersPage{Status: q.Get("status"), Company: strings.TrimSpace(q.Get("company")), From: q.Get("from"),
 		To: q.Get("to"), Statuses: orderStatuses(), HasZoho: s.cfg.ZohoOrganizationID != "",
@@ -116,7 +116,7 @@ type outboxTypeCounts struct {
 
 const outboxPageSize = 50
 
-func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	page := outboxPage{Status: store.JobStatus(q.Get("status")), Type: strings.TrimSpace(q.Get("type")), Statuses: store.JobStatuses(),
@@ -128,7 +128,7 @@ func (s *Server) handleOutbox(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	page.Counts, page.Totals = outboxCountTable(counts)
 	typeSet := map[string]bool{}
-	for _, t := range s.jobs.Types() {
+	for _, t := range s.svc.JobTypes() {
 		typeSet[t] = true
 	}
 	for _, c := range page.Counts {
@@ -198,7 +198,7 @@ func jobIDParam(ps httprouter.Params) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) handleJob(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleJob(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id, err := jobIDParam(ps)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -217,17 +217,17 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request, ps httprouter
 
 // retryJob makes a failed or dead job due now and records who did it, in one transaction,
 // then wakes the worker.
-func (s *Server) retryJob(r *http.Request, id int64) error {
+func (s *Console) retryJob(r *http.Request, id int64) error {
 	if err := s.auditedUpdate(r, "outbox.retry", "job:"+strconv.FormatInt(id, 10), nil, func(tx *store.Tx) error {
 		return tx.RetryJob(r.Context(), id)
 	}); err != nil {
 		return err
 	}
-	s.worker.Nudge()
+	s.svc.WakeWorker()
 	return nil
 }
 
-func (s *Server) handleJobRetry(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleJobRetry(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id, err := jobIDParam(ps)
 	if err == nil {
 		err = s.retryJob(r, id)
@@ -240,7 +240,7 @@ func (s *Server) handleJobRetry(w http.ResponseWriter, r *http.Request, ps httpr
 		fmt.Sprintf("Job #%d is queued to run again now.", id))
 }
 
-func (s *Server) handleJobCancel(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleJobCancel(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id, err := jobIDParam(ps)
 	if err == nil {
 		err = s.auditedUpdate(r, "outbox.cancel", "job:"+strconv.FormatInt(id, 10), nil, func(tx *store.Tx) error {
@@ -257,10 +257,10 @@ func (s *Server) handleJobCancel(w http.ResponseWriter, r *http.Request, ps http
 // outboxRunNowBudget bounds "run now" so the page answers well within the write timeout.
 const outboxRunNowBudget = 20 * time.Second
 
-func (s *Server) handleOutboxRunNow(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleOutboxRunNow(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx, cancel := context.WithTimeout(r.Context(), outboxRunNowBudget+5*time.Second)
 	defer cancel()
-	processed, failed, err := s.worker.RunDue(ctx, outboxRunNowBudget)
+	processed, failed, err := s.svc.RunDueJobs(ctx, outboxRunNowBudget)
 	s.audit(r, "outbox.run", "", map[string]any{"processed": processed, "failed": failed})
 	if err != nil {
 		s.renderError(w, r, err)
@@ -284,7 +284,7 @@ var deliveryStatuses = []string{"processed", "duplicate", "ignored", "rejected",
 
 const webhooksPageSize = 50
 
-func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	page := webhooksPage{Provider: q.Get("provider"), Status: q.Get("status"), Statuses: deliveryStatuses,
 		Table: parseTable("/admin/webhooks", q, deliverySortKeys, "id", webhooksPageSize)}
@@ -335,7 +335,7 @@ func replayable(d store.AdminDelivery) (bool, string) {
 	return true, ""
 }
 
-func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleWebhook(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id, err := deliveryIDParam(ps)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -354,7 +354,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request, ps httpro
 // handleWebhookReplay feeds a stored Stripe delivery's body through the same code path as the
 // webhook (signature aside: the body was verified when it arrived). Stripe's states only move
 // forward and a delivery already applied counts as a repeat, so a replay never applies twice.
-func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id, err := deliveryIDParam(ps)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -370,7 +370,7 @@ func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps 
 		s.renderStatus(w, r, http.StatusConflict, why)
 		return
 	}
-	out, err := s.stripe.ingest(ctx, []byte(d.Body))
+	out, err := s.svc.ReplayStripe(ctx, []byte(d.Body))
 	detail := map[string]any{"event_id": d.EventID, "event_type": d.EventType, "ok": err == nil,
 		"status": out.Status, "repeat": out.Repeat, "order_id": out.OrderID}
 	s.audit(r, "webhook.replay", "delivery:"+strconv.FormatInt(id, 10), detail)
@@ -401,17 +401,17 @@ var (
 	pageWebhook  = declarePage(adminPage{key: pageKey{"webhook"}})
 
 	_ = declareAdminRoutes(
-		adminRoute{method: http.MethodGet, path: "/admin/orders", role: roleStaff, handle: (*Server).handleOrders},
-		adminRoute{method: http.MethodGet, path: "/admin/outbox", role: roleStaff, handle: (*Server).handleOutbox},
+		adminRoute{method: http.MethodGet, path: "/admin/orders", role: roleStaff, handle: (*Console).handleOrders},
+		adminRoute{method: http.MethodGet, path: "/admin/outbox", role: roleStaff, handle: (*Console).handleOutbox},
 		adminRoute{method: http.MethodPost, path: "/admin/outbox/run", role: roleAdmin,
-			deny: "Only admins can run the outbox.", handle: (*Server).handleOutboxRunNow},
-		adminRoute{method: http.MethodGet, path: "/admin/jobs/:id", role: roleStaff, handle: (*Server).handleJob},
-		adminRoute{method: http.MethodPost, path: "/admin/jobs/:id/retry", role: roleStaff, handle: (*Server).handleJobRetry},
+			deny: "Only admins can run the outbox.", handle: (*Console).handleOutboxRunNow},
+		adminRoute{method: http.MethodGet, path: "/admin/jobs/:id", role: roleStaff, handle: (*Console).handleJob},
+		adminRoute{method: http.MethodPost, path: "/admin/jobs/:id/retry", role: roleStaff, handle: (*Console).handleJobRetry},
 		adminRoute{method: http.MethodPost, path: "/admin/jobs/:id/cancel", role: roleAdmin,
-			deny: "Only admins can cancel jobs.", handle: (*Server).handleJobCancel},
-		adminRoute{method: http.MethodGet, path: "/admin/webhooks", role: roleStaff, handle: (*Server).handleWebhooks},
-		adminRoute{method: http.MethodGet, path: "/admin/webhooks/:id", role: roleStaff, handle: (*Server).handleWebhook},
+			deny: "Only admins can cancel jobs.", handle: (*Console).handleJobCancel},
+		adminRoute{method: http.MethodGet, path: "/admin/webhooks", role: roleStaff, handle: (*Console).handleWebhooks},
+		adminRoute{method: http.MethodGet, path: "/admin/webhooks/:id", role: roleStaff, handle: (*Console).handleWebhook},
 		adminRoute{method: http.MethodPost, path: "/admin/webhooks/:id/replay", role: roleAdmin,
-			deny: "Only admins can replay webhooks.", handle: (*Server).handleWebhookReplay},
+			deny: "Only admins can replay webhooks.", handle: (*Console).handleWebhookReplay},
 	)
 )

@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const companyChoiceLimit = 10
 // resolveCompany turns what staff typed (a company id, a full name, or part of a name) into a
 // company id. Several matches and no exact name among them: choices lists them (with an
 // EINVALID error saying so); none: ENOTFOUND.
-func (s *Server) resolveCompany(ctx context.Context, typed string) (string, []store.CompanySummary, error) {
+func (s *Console) resolveCompany(ctx context.Context, typed string) (string, []store.CompanySummary, error) {
 	typed = strings.TrimSpace(typed)
 	if typed == "" {
 		return "", nil, nil

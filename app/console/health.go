@@ -1,8 +1,7 @@
-package app
+package console
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,22 +37,13 @@ const replicationLagLimit = 5 * time.Minute
 
 // healthInputs is everything the health computation reads.
 type healthInputs struct {
-	Features     []Feature
+	Features     Features
 	JobProblems  []store.JobProblem
 	Refused      map[string]store.Refusals // provider → refused webhook requests in the last 24 h
-	ZohoAuth     *ZohoAuthAlert
+	ZohoAuth     *ZohoAlert
 	ZohoPaused   time.Time
 	Replication  *store.ReplicationStatus // nil when replication is off
 	BackupVerify *store.VerifyReport      // nil when never verified
-}
-
-func (in healthInputs) feature(name string) Feature {
-	for _, f := range in.Features {
-		if f.Name == name {
-			return f
-		}
-	}
-	return Feature{Name: name, Missing: []string{"(unknown feature)"}}
 }
 
 // jobProblem sums the failed and dead jobs of kinds (all kinds when none), with the oldest.
@@ -150,7 +140,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 	}
 
 	// Stripe: checkout (the API key) and its webhook.
-	checkout, hook := in.feature(FeatureCheckout), in.feature(FeatureStripeWebhook)
+	checkout, hook := in.Features.Checkout, in.Features.StripeWebhook
 	switch {
 	case !checkout.On() && !hook.On():
 		var p problems
@@ -179,7 +169,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if r := in.Refused["zoho"]; r.N > 0 {
 			p.add(refusedText(r), r.First, "/admin/webhooks?provider=zoho&status=rejected")
 		}
-		if f := in.feature(FeatureZohoWebhook); !f.On() {
+		if f := in.Features.ZohoWebhook; !f.On() {
 			out = append(out, p.offOr("Zoho CRM", offText(f)))
 		} else {
 			out = append(out, p.part("Zoho CRM", "Webhook configured."))
@@ -198,7 +188,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if failed, dead, since := in.jobProblem(store.JobZohoSyncOrder, store.JobZohoSyncRefund); failed+dead > 0 {
 			p.add(jobsText(failed, dead), since, problemJobsLink(dead))
 		}
-		if f := in.feature(FeatureZohoBooks); !f.On() {
+		if f := in.Features.ZohoBooks; !f.On() {
 			out = append(out, p.offOr("Zoho Books", offText(f)))
 		} else {
 			out = append(out, p.part("Zoho Books", "Syncing."))
@@ -211,7 +201,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if failed, dead, since := in.jobProblem(store.JobSendOfferEmail); failed+dead > 0 {
 			p.add(jobsText(failed, dead), since, "/admin/outbox?type="+string(store.JobSendOfferEmail)+"&status="+map[bool]string{true: "dead", false: "failed"}[dead > 0])
 		}
-		if f := in.feature(FeatureEmail); !f.On() {
+		if f := in.Features.Email; !f.On() {
 			out = append(out, p.offOr("E-mail", offText(f)))
 		} else {
 			out = append(out, p.part("E-mail", "Sending."))
@@ -224,7 +214,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if v := in.BackupVerify; v != nil && !v.OK {
 			p.add("backup verification failed: "+v.Detail, v.At, "")
 		}
-		if f := in.feature(FeatureReplication); in.Replication == nil && f.On() {
+		if f := in.Features.Replication; in.Replication == nil && f.On() {
 			p.add("replication is configured but not running in this process", time.Time{}, "")
 			out = append(out, p.part("Replication and backups", ""))
 		} else if in.Replication == nil {
@@ -272,7 +262,7 @@ func computeHealth(in healthInputs, now time.Time) []partHealth {
 		if total.N > 0 {
 			p.add(refusedText(total), total.First, "/admin/webhooks?status=rejected")
 		}
-		if !hook.On() && !in.feature(FeatureZohoWebhook).On() {
+		if !hook.On() && !in.Features.ZohoWebhook.On() {
 			out = append(out, p.offOr("Webhooks", "Off: set STRIPE_WEBHOOK_SECRET or ZOHO_WEBHOOK_SECRET."))
 		} else {
 			out = append(out, p.part("Webhooks", "No refused requests in the last 24 hours."))
@@ -312,8 +302,8 @@ func bannerFor(parts []partHealth) healthBanner {
 }
 
 // gatherHealth reads the health inputs from the configuration and the store.
-func (s *Server) gatherHealth(ctx context.Context, now time.Time, repl *store.ReplicationStatus) (healthInputs, error) {
-	in := healthInputs{Features: s.cfg.Features(), Replication: repl}
+func (s *Console) gatherHealth(ctx context.Context, now time.Time, repl *store.ReplicationStatus) (healthInputs, error) {
+	in := healthInputs{Features: s.cfg.Features, Replication: repl}
 	var err error
 	if in.JobProblems, err = s.db.JobProblems(ctx); err != nil {
 		return in, err
@@ -323,7 +313,7 @@ func (s *Server) gatherHealth(ctx context.Context, now time.Time, repl *store.Re
 	if in.Refused, err = s.db.WebhookRefusals(ctx, now.Add(-24*time.Hour)); err != nil {
 		return in, err
 	}
-	for provider, r := range s.refusals.unsavedByProvider() {
+	for provider, r := range s.svc.UnsavedRefusals() {
 		agg := in.Refused[provider]
 		if agg.N == 0 || r.First.Before(agg.First) {
 			agg.First = r.First
@@ -334,25 +324,14 @@ func (s *Server) gatherHealth(ctx context.Context, now time.Time, repl *store.Re
 		}
 		in.Refused[provider] = agg
 	}
-	if in.ZohoAuth, err = GetZohoAuthAlert(ctx, s.db); err != nil {
+	if in.ZohoAuth, err = s.svc.ZohoAuthAlert(ctx); err != nil {
 		return in, err
 	}
-	if until, err := ZohoPausedUntil(ctx, s.db); err == nil {
+	if until, err := s.svc.ZohoPausedUntil(ctx); err == nil {
 		in.ZohoPaused = until
 	}
-	raw, at, ok, err := s.db.GetState(ctx, backupVerifyState)
-	if err != nil {
+	if in.BackupVerify, err = s.svc.BackupVerification(ctx); err != nil {
 		return in, err
-	}
-	if ok {
-		var v store.VerifyReport
-		if json.Unmarshal([]byte(raw), &v) != nil {
-			v = store.VerifyReport{Detail: "the stored result is unreadable"}
-		}
-		if v.At.IsZero() {
-			v.At = at
-		}
-		in.BackupVerify = &v
 	}
 	return in, nil
 }

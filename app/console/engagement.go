@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func (p timelinePage) errorText() string { return p.Message }
 
 // parseFeedFilter turns timeline query parameters into a filter. A contact may be given by id
 // or by e-mail address.
-func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedFilter, timelineQuery, error) {
+func (s *Console) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedFilter, timelineQuery, error) {
 	tq := timelineQuery{Company: strings.TrimSpace(q.Get("company")), Contact: strings.TrimSpace(q.Get("contact")),
 		Source: q.Get("source"), Event: strings.TrimSpace(q.Get("event")), From: q.Get("from"), To: q.Get("to")}
 	f := store.FeedFilter{CompanyID: tq.Company, ContactID: tq.Contact, Source: tq.Source, EventName: tq.Event}
@@ -77,7 +77,7 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 	return f, tq, nil
 }
 
-func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	page := timelinePage{Sources: eventSources(), EventNames: eventOptions()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
@@ -191,10 +191,10 @@ type mintedLink struct {
 	ExpiresAt                             time.Time
 }
 
-func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
-	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: offerKeys(),
+func (s *Console) suggestionsPage(ctx context.Context, q url.Values) (suggestionsPage, error) {
+	page := suggestionsPage{Company: strings.TrimSpace(q.Get("company")), Action: q.Get("action"), OfferKeys: s.cfg.OfferKeys,
 		Actions: actionTypeNames(), ActionOpts: actionTypeOptions(), Back: q.Encode()}
-	if f := offerEmailFeature(s.cfg); !f.On() {
+	if f := s.cfg.Features.OfferEmail; !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
 	if _, err := s.offerKeyring(); err != nil {
@@ -204,7 +204,7 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 	if err != nil {
 		return page, err
 	}
-	all, at, err := s.admin.suggestions.get(ctx, q.Get("fresh") != "")
+	all, at, err := s.suggestions.get(ctx, q.Get("fresh") != "")
 	if err != nil {
 		return page, err
 	}
@@ -241,7 +241,7 @@ func (s *Server) suggestionsPage(ctx context.Context, q url.Values) (suggestions
 	return page, s.decorateSuggestions(ctx, page.Items, decisions)
 }
 
-func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	page, err := s.suggestionsPage(r.Context(), r.URL.Query())
 	if status := statusOf(err); err != nil && status < 500 {
 		// A filter staff typed (an unknown or ambiguous company): the page, with the message.
@@ -256,7 +256,7 @@ func (s *Server) handleSuggestions(w http.ResponseWriter, r *http.Request, _ htt
 }
 
 // offerKeyring parses TOKEN_SECRET for minting links from the admin UI.
-func (s *Server) offerKeyring() (*offertoken.Keyring, error) {
+func (s *Console) offerKeyring() (*offertoken.Keyring, error) {
 	if s.cfg.TokenSecret == "" {
 		return nil, store.Errorf(store.EUNAVAILABLE, "TOKEN_SECRET is not set")
 	}
@@ -289,7 +289,7 @@ func offerForm(w http.ResponseWriter, r *http.Request) (companyID, offerKey stri
 
 // handleSuggestionLink mints an offer link for a company on the server and shows it in a
 // read-only field, ready to copy.
-func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	companyID, offerKey, err := offerForm(w, r)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -331,8 +331,8 @@ func (s *Server) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _ 
 
 // handleSuggestionSend queues the offer e-mail to the company's consenting contacts through
 // SendOffers and shows who gets it and who does not.
-func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	if f := offerEmailFeature(s.cfg); !f.On() {
+func (s *Console) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if f := s.cfg.Features.OfferEmail; !f.On() {
 		s.renderStatus(w, r, http.StatusServiceUnavailable, "Sending offers is not available: "+f.Why()+".")
 		return
 	}
@@ -344,7 +344,7 @@ func (s *Server) handleSuggestionSend(w http.ResponseWriter, r *http.Request, _ 
 	ctx := r.Context()
 	req := OfferSendRequest{CompanyIDs: []string{companyID}, OfferKey: offerKey,
 		CampaignKey: "admin-" + s.db.Now().Format("2006-01-02")}
-	rep, err := SendOffers(ctx, s.db, req)
+	rep, err := s.svc.SendOffers(ctx, req)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -384,7 +384,7 @@ const companiesPageSize = 50
 var companySortKeys = []sortKey{{"name", false}, {"id", false}, {"country", false}, {"last_activity", true},
 	{"last_purchase", true}, {"revenue_12m", true}, {"score", true}}
 
-func (s *Server) handleCompanies(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleCompanies(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	if q.Get("sort") == "activity" { // the earlier spelling, in bookmarks
 		q.Set("sort", "last_activity")
@@ -425,7 +425,7 @@ type companyPage struct {
 
 const purchasesPageSize = 25
 
-func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleCompany(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	ctx := r.Context()
 	id := ps.ByName("id")
 	var page companyPage
@@ -453,7 +453,7 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 		return
 	}
 	// The company page does not wait for a first computation of all suggestions.
-	all, _, ready := s.admin.suggestions.peek()
+	all, _, ready := s.suggestions.peek()
 	page.SuggestionsPending = !ready
 	sugg, _ := suggestionQuery{CompanyID: id, Limit: 10}.pick(all)
 	if page.Suggestions, err = suggestionViews(sugg); err != nil {
@@ -468,8 +468,8 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 		"reorder_items": page.Payload.ReorderItems, "by_tool_tabs": page.Payload.ByToolTabs})
 	page.HasZoho = s.cfg.ZohoOrganizationID != ""
 	page.PaymentLink = s.paymentLinkFormFor(ctx, page.Company.Currency)
-	page.OfferKeys = offerKeys()
-	if f := offerEmailFeature(s.cfg); !f.On() {
+	page.OfferKeys = s.cfg.OfferKeys
+	if f := s.cfg.Features.OfferEmail; !f.On() {
 		page.SendNote = "Sending offers is not available: " + f.Why() + "."
 	}
 	if _, err := s.offerKeyring(); err != nil {
@@ -486,11 +486,11 @@ var (
 	pageCompany     = declarePage(adminPage{key: pageKey{"company"}})
 
 	_ = declareAdminRoutes(
-		adminRoute{method: http.MethodGet, path: "/admin/timeline", role: roleStaff, handle: (*Server).handleTimeline},
-		adminRoute{method: http.MethodGet, path: "/admin/suggestions", role: roleStaff, handle: (*Server).handleSuggestions},
-		adminRoute{method: http.MethodPost, path: "/admin/suggestions/send", role: roleStaff, handle: (*Server).handleSuggestionSend},
-		adminRoute{method: http.MethodPost, path: "/admin/suggestions/link", role: roleStaff, handle: (*Server).handleSuggestionLink},
-		adminRoute{method: http.MethodGet, path: "/admin/companies", role: roleStaff, handle: (*Server).handleCompanies},
-		adminRoute{method: http.MethodGet, path: "/admin/companies/:id", role: roleStaff, handle: (*Server).handleCompany},
+		adminRoute{method: http.MethodGet, path: "/admin/timeline", role: roleStaff, handle: (*Console).handleTimeline},
+		adminRoute{method: http.MethodGet, path: "/admin/suggestions", role: roleStaff, handle: (*Console).handleSuggestions},
+		adminRoute{method: http.MethodPost, path: "/admin/suggestions/send", role: roleStaff, handle: (*Console).handleSuggestionSend},
+		adminRoute{method: http.MethodPost, path: "/admin/suggestions/link", role: roleStaff, handle: (*Console).handleSuggestionLink},
+		adminRoute{method: http.MethodGet, path: "/admin/companies", role: roleStaff, handle: (*Console).handleCompanies},
+		adminRoute{method: http.MethodGet, path: "/admin/companies/:id", role: roleStaff, handle: (*Console).handleCompany},
 	)
 )

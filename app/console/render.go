@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/technifold/technifold/app/zohobooks"
+	"github.com/technifold/technifold/app/money"
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
 )
@@ -24,52 +24,35 @@ import (
 // The staff admin UI: server-rendered html/template pages embedded from ui/, readable without
 // JavaScript. Every POST redirects back with a notice (post/redirect/get) and writes audit_log.
 
-// adminUI is the admin pages' shared state.
-type adminUI struct {
-	pages       map[pageKey]*template.Template // by declared page, each with the layout
-	cop         *http.CrossOriginProtection
-	guesses     *guessThrottle // sign-ins, bearer tokens, cron secrets (auth_throttle.go)
-	devices     deviceKeyring  // key of the device cookies (admin_device.go)
-	static      http.Handler
-	suggestions *suggestionCache
-}
-
-func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
-	funcs := adminFuncs(cfg, now)
-	base, err := template.New("admin").Funcs(funcs).ParseFS(ui.FS, "templates/admin_layout.html", "templates/partial_*.html")
+// parsePages parses every declared page's template with the layout and partials.
+func parsePages(cfg *Config, now func() time.Time) (map[pageKey]*template.Template, error) {
+	base, err := template.New("admin").Funcs(adminFuncs(cfg, now)).ParseFS(ui.FS, "templates/admin_layout.html", "templates/partial_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse admin layout: %w", err)
 	}
-	a := &adminUI{pages: map[pageKey]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
-		guesses: newGuessThrottle(guessWindow)}
+	pages := map[pageKey]*template.Template{}
 	for _, page := range declaredPages() {
 		name := pageTemplate(page.key)
 		t, err := template.Must(base.Clone()).ParseFS(ui.FS, name)
 		if err != nil {
 			return nil, fmt.Errorf("admin page %s: parse %s: %w", page.key, name, err)
 		}
-		a.pages[page.key] = t
+		pages[page.key] = t
 	}
+	return pages, nil
+}
+
+// staticFiles serves /admin/static/ from the embedded ui/static.
+func staticFiles() (http.Handler, error) {
 	static, err := fs.Sub(ui.FS, "static")
 	if err != nil {
 		return nil, err
 	}
 	files := http.StripPrefix("/admin/static/", http.FileServerFS(static))
-	a.static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
-	})
-	return a, nil
-}
-
-// adminRoutes registers the admin pages, their actions and the admin JSON API: every route
-// declared with declareAdminRoutes (each page's file declares its own), and the static files.
-func (s *Server) adminRoutes() {
-	s.admin.suggestions = newSuggestionCache(s.db)
-	s.handle(http.MethodGet, "/admin/static/*filepath", s.admin.static)
-	for _, rt := range declaredAdminRoutes() {
-		s.registerAdminRoute(rt)
-	}
+	}), nil
 }
 
 // pageTemplate is the embedded template of a page.
@@ -88,8 +71,8 @@ type pageData struct {
 }
 
 // render executes a page into a buffer first, so a template error never sends half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page pageKey, title string, data any) {
-	t, ok := s.admin.pages[page]
+func (s *Console) render(w http.ResponseWriter, r *http.Request, status int, page pageKey, title string, data any) {
+	t, ok := s.pages[page]
 	if !ok {
 		s.logger.Error("admin page template missing", "page", page)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -129,14 +112,14 @@ type messagePage struct {
 }
 
 // renderStatus answers with a page carrying one message.
-func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, msg string) {
+func (s *Console) renderStatus(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.render(w, r, status, pageMessage, http.StatusText(status), messagePage{Status: status, Message: msg})
 }
 
-// adminHTMLMiss answers an unknown admin URL (or a method it does not take) with an HTML page
+// ServeMiss answers an unknown admin URL (or a method it does not take) with an HTML page
 // inside the admin layout, with the navigation when the caller is signed in. It reports
 // whether the path was an admin page's; other paths (the JSON API included) answer JSON.
-func (s *Server) adminHTMLMiss(w http.ResponseWriter, r *http.Request, status int) bool {
+func (s *Console) ServeMiss(w http.ResponseWriter, r *http.Request, status int) bool {
 	if r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") {
 		return false
 	}
@@ -153,7 +136,7 @@ func (s *Server) adminHTMLMiss(w http.ResponseWriter, r *http.Request, status in
 
 // renderError answers with the error's status and its caller-safe message (internal errors are
 // logged and answered generically), as writeError does for JSON.
-func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Console) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
 	msg := store.ErrorMessage(err)
 	if status >= 500 {
@@ -168,14 +151,14 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 const flashCookie = "tf_flash"
 
 // redirectNotice redirects (303) to target and shows msg on the next page rendered.
-func (s *Server) redirectNotice(w http.ResponseWriter, r *http.Request, target, msg string) {
+func (s *Console) redirectNotice(w http.ResponseWriter, r *http.Request, target, msg string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)),
 		Path: "/admin", MaxAge: 60, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // takeNotice reads and clears the flash cookie.
-func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request) string {
+func (s *Console) takeNotice(w http.ResponseWriter, r *http.Request) string {
 	c, err := r.Cookie(flashCookie)
 	if err != nil {
 		return ""
@@ -199,7 +182,7 @@ func backTo(r *http.Request, fallback string) string {
 }
 
 // auditEntry describes the current principal for the audit log.
-func (s *Server) auditEntry(r *http.Request, action, target string) store.AuditEntry {
+func (s *Console) auditEntry(r *http.Request, action, target string) store.AuditEntry {
 	e := store.AuditEntry{Action: action, Target: target, IP: s.clientIP(r), Actor: "anonymous"}
 	if p := principalFrom(r.Context()); p != nil {
 		e.Actor, e.UserID = p.Actor(), p.User.ID
@@ -209,7 +192,7 @@ func (s *Server) auditEntry(r *http.Request, action, target string) store.AuditE
 
 // auditedUpdate runs fn and records the action in the audit log in the same transaction: the
 // entry exists exactly when the action took effect.
-func (s *Server) auditedUpdate(r *http.Request, action, target string, detail any, fn func(tx *store.Tx) error) error {
+func (s *Console) auditedUpdate(r *http.Request, action, target string, detail any, fn func(tx *store.Tx) error) error {
 	ctx := r.Context()
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		if err := fn(tx); err != nil {
@@ -233,7 +216,7 @@ func markAudited(ctx context.Context) {
 // audit records an action taken by a service method that commits on its own or reaches outside
 // the database (offers, replication, running the outbox): the audit row follows in its own
 // transaction.
-func (s *Server) audit(r *http.Request, action, target string, detail any) {
+func (s *Console) audit(r *http.Request, action, target string, detail any) {
 	ctx := r.Context()
 	markAudited(ctx)
 	err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.InsertAudit(ctx, s.auditEntry(r, action, target), detail) })
@@ -335,36 +318,7 @@ func absoluteTime(t time.Time) string {
 const adminDateFormat = "2 Jan 2006"
 
 // formatMoney renders minor units with the currency: "£1,234.50", "1,234.50 SEK".
-func formatMoney(amount int64, currency string) string {
-	digits := zohobooks.CurrencyExponent(currency)
-	neg := amount < 0
-	if neg {
-		amount = -amount
-	}
-	scale := int64(math.Pow10(digits))
-	whole, frac := amount/scale, amount%scale
-	s := strconv.FormatInt(whole, 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if digits > 0 {
-		s += "." + fmt.Sprintf("%0*d", digits, frac)
-	}
-	switch strings.ToLower(currency) {
-	case "gbp":
-		s = "£" + s
-	case "usd":
-		s = "$" + s
-	case "eur":
-		s = "€" + s
-	default:
-		s += " " + strings.ToUpper(currency)
-	}
-	if neg {
-		s = "−" + s
-	}
-	return s
-}
+func formatMoney(amount int64, currency string) string { return money.Format(amount, currency) }
 
 // formatMoneys renders amounts in several currencies, in currency order ("£94.28, €52.50");
 // "–" when there are none.

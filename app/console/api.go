@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ import (
 // {"events": […]}, suggestions {"suggestions": […]}. A limit that is not a number is a 400;
 // one out of range is clamped.
 
-func (s *Server) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	limit, err := queryInt(q, "limit", 50, 1, 200)
 	if err != nil {
@@ -72,14 +72,14 @@ func queryTime(q url.Values, name string) (t time.Time, err error) {
 	return parsed, nil
 }
 
-func (s *Server) handleAPISuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleAPISuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	limit, err := queryInt(q, "limit", 20, 1, 100)
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	all, at, err := s.admin.suggestions.get(r.Context(), q.Get("fresh") == "true" || q.Get("fresh") == "1")
+	all, at, err := s.suggestions.get(r.Context(), q.Get("fresh") == "true" || q.Get("fresh") == "1")
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
@@ -109,7 +109,7 @@ func (v *jobIDValue) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (s *Server) handleAPIOutboxRetry(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleAPIOutboxRetry(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	var req struct {
 		JobID *jobIDValue `json:"job_id"`
 	}
@@ -134,7 +134,7 @@ func (s *Server) handleAPIOutboxRetry(w http.ResponseWriter, r *http.Request, _ 
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "job": job})
 }
 
-func (s *Server) handleAPICompanies(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleAPICompanies(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	limit, err := queryInt(q, "limit", 20, 1, 100)
 	if err == nil {
@@ -159,7 +159,7 @@ func (s *Server) handleAPICompanies(w http.ResponseWriter, r *http.Request, _ ht
 	writeError(w, r, s.logger, err)
 }
 
-func (s *Server) handleAPICompanyContacts(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleAPICompanyContacts(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	ctx := r.Context()
 	id := ps.ByName("id")
 	if _, err := s.db.GetCompany(ctx, id); err != nil {
@@ -177,11 +177,33 @@ func (s *Server) handleAPICompanyContacts(w http.ResponseWriter, r *http.Request
 	writeJSON(w, http.StatusOK, map[string]any{"contacts": contacts})
 }
 
+// handleAPIOfferSend queues offer e-mails to the consenting contacts of the companies and
+// contacts named, and reports who gets one and who does not.
+func (s *Console) handleAPIOfferSend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if f := s.cfg.Features.OfferEmail; !f.On() {
+		writeErrorMessage(w, http.StatusServiceUnavailable, f.Why())
+		return
+	}
+	var req OfferSendRequest
+	if err := decodeJSONBody(w, r, maxJSONBody, &req); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	rep, err := s.svc.SendOffers(r.Context(), req)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
 // The JSON twins of the admin pages: a session of the route's role or the bearer token.
 var _ = declareAdminRoutes(
-	adminRoute{method: http.MethodGet, path: "/api/admin/engagement-feed", role: roleStaff, api: true, handle: (*Server).handleAPIEngagementFeed},
-	adminRoute{method: http.MethodGet, path: "/api/admin/suggestions", role: roleStaff, api: true, handle: (*Server).handleAPISuggestions},
-	adminRoute{method: http.MethodPost, path: "/api/admin/outbox/retry", role: roleStaff, api: true, handle: (*Server).handleAPIOutboxRetry},
-	adminRoute{method: http.MethodGet, path: "/api/admin/companies", role: roleStaff, api: true, handle: (*Server).handleAPICompanies},
-	adminRoute{method: http.MethodGet, path: "/api/admin/companies/:id/contacts", role: roleStaff, api: true, handle: (*Server).handleAPICompanyContacts},
+	adminRoute{method: http.MethodGet, path: "/api/admin/engagement-feed", role: roleStaff, api: true, handle: (*Console).handleAPIEngagementFeed},
+	adminRoute{method: http.MethodGet, path: "/api/admin/suggestions", role: roleStaff, api: true, handle: (*Console).handleAPISuggestions},
+	adminRoute{method: http.MethodPost, path: "/api/admin/outbox/retry", role: roleStaff, api: true, handle: (*Console).handleAPIOutboxRetry},
+	adminRoute{method: http.MethodGet, path: "/api/admin/companies", role: roleStaff, api: true, handle: (*Console).handleAPICompanies},
+	adminRoute{method: http.MethodGet, path: "/api/admin/companies/:id/contacts", role: roleStaff, api: true, handle: (*Console).handleAPICompanyContacts},
+	// Staff may send offers; a request that succeeds gets a generic audit entry (serveAudited).
+	adminRoute{method: http.MethodPost, path: "/api/admin/offers/send", role: roleStaff, api: true, handle: (*Console).handleAPIOfferSend},
 )

@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"context"
@@ -8,14 +8,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/technifold/technifold/app/web"
 
 	"github.com/technifold/technifold/store"
 )
@@ -48,8 +48,8 @@ func newSecret() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// generatePassword returns a random password of 22 characters (128 bits).
-func generatePassword() string { return newSecret()[:22] }
+// GeneratePassword returns a random password of 22 characters (128 bits).
+func GeneratePassword() string { return newSecret()[:22] }
 
 // hashSecret is the form a session id or setup token is stored in.
 func hashSecret(s string) string {
@@ -57,8 +57,8 @@ func hashSecret(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// hashPassword checks the password policy and returns its bcrypt hash.
-func hashPassword(pw string) (string, error) {
+// HashPassword checks the password policy and returns its bcrypt hash.
+func HashPassword(pw string) (string, error) {
 	if len(pw) < minPasswordLen {
 		return "", invalidf("the password must have at least %d characters", minPasswordLen)
 	}
@@ -106,26 +106,9 @@ func principalFrom(ctx context.Context) *principal {
 	return p
 }
 
-// clientIP is the address a request came from. On Fly.io the edge proxy sets Fly-Client-IP
-// (behind it every connection comes from the proxy, so one shared address would let anyone lock
-// out all sign-ins); anywhere else that header is whatever the caller chose to send, so only the
-// connection's address counts.
-func (s *Server) clientIP(r *http.Request) string {
-	if s.cfg.OnFly {
-		if ip := net.ParseIP(strings.TrimSpace(r.Header.Get("Fly-Client-IP"))); ip != nil {
-			return ip.String()
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // sessionFromRequest resolves the tf_admin cookie to a live session, sliding its idle clock.
 // It returns nil when there is no valid session; expired sessions are deleted.
-func (s *Server) sessionFromRequest(r *http.Request) (*principal, error) {
+func (s *Console) sessionFromRequest(r *http.Request) (*principal, error) {
 	c, err := r.Cookie(adminCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 128 {
 		return nil, nil
@@ -154,7 +137,7 @@ func (s *Server) sessionFromRequest(r *http.Request) (*principal, error) {
 
 // startSession creates a session for user inside tx and returns the cookie that carries it.
 // A new id is minted at every sign-in, so a session id planted before sign-in is worthless.
-func (s *Server) startSession(ctx context.Context, tx *store.Tx, r *http.Request, user store.User) (*http.Cookie, error) {
+func (s *Console) startSession(ctx context.Context, tx *store.Tx, r *http.Request, user store.User) (*http.Cookie, error) {
 	id := newSecret()
 	err := tx.CreateSession(ctx, store.Session{IDHash: hashSecret(id), UserID: user.ID,
 		ExpiresAt: tx.Now().Add(sessionAbsolute), IP: s.clientIP(r), UserAgent: r.UserAgent()})
@@ -165,20 +148,17 @@ func (s *Server) startSession(ctx context.Context, tx *store.Tx, r *http.Request
 }
 
 // adminCookie builds the session cookie; maxAge < 0 deletes it.
-func (s *Server) adminCookie(value string, maxAge int) *http.Cookie {
+func (s *Console) adminCookie(value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: adminCookie, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
 		Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode}
 }
 
 // secureCookies reports whether cookies get the Secure flag: when the public URL is https.
-func (s *Server) secureCookies() bool {
-	u, err := url.Parse(s.cfg.BaseURL)
-	return err == nil && u.Scheme == "https"
-}
+func (s *Console) secureCookies() bool { return web.SecureCookies(s.cfg.BaseURL) }
 
 // authenticate checks an e-mail and password; the error is the same for an unknown e-mail,
 // a wrong password and a disabled account. The hash comparison waits for a verification slot.
-func (s *Server) authenticate(ctx context.Context, email, password string) (store.User, error) {
+func (s *Console) authenticate(ctx context.Context, email, password string) (store.User, error) {
 	bad := store.Errorf(store.EUNAUTHORIZED, "wrong e-mail or password")
 	user, err := s.db.UserByEmail(ctx, email)
 	hash, known := []byte(user.PasswordHash), err == nil
@@ -187,7 +167,7 @@ func (s *Server) authenticate(ctx context.Context, email, password string) (stor
 	} else if err != nil {
 		return store.User{}, err
 	}
-	ok, err := passwordVerifications.verify(ctx, func() bool {
+	ok, err := s.svc.VerifyPassword(ctx, func() bool {
 		return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 	})
 	switch {
@@ -242,7 +222,7 @@ func consumeSetupToken(ctx context.Context, tx *store.Tx, token string) error {
 }
 
 // validSetupToken reports (without consuming it) whether token would be accepted now.
-func (s *Server) validSetupToken(ctx context.Context, token string) bool {
+func (s *Console) validSetupToken(ctx context.Context, token string) bool {
 	raw, _, ok, err := s.db.GetState(ctx, setupState)
 	if err != nil || !ok || token == "" {
 		return false
@@ -257,9 +237,9 @@ func (s *Server) validSetupToken(ctx context.Context, token string) bool {
 func CreateUser(ctx context.Context, db *store.DB, email, role, password string, by store.AuditEntry) (store.User, string, error) {
 	generated := password == ""
 	if generated {
-		password = generatePassword()
+		password = GeneratePassword()
 	}
-	hash, err := hashPassword(password)
+	hash, err := HashPassword(password)
 	if err != nil {
 		return store.User{}, "", err
 	}
@@ -275,10 +255,15 @@ func CreateUser(ctx context.Context, db *store.DB, email, role, password string,
 	return user, password, err
 }
 
+// BootstrapConfig is what BootstrapAdmin reads: ADMIN_EMAIL, ADMIN_PASSWORD and BASE_URL.
+type BootstrapConfig struct {
+	AdminEmail, AdminPassword, BaseURL string
+}
+
 // BootstrapAdmin makes sure a fresh installation can be signed into. When users exist it only
 // says where to sign in and how to set a new password. Otherwise it creates the admin from ADMIN_EMAIL/ADMIN_PASSWORD, or the demo admin
 // (demo), or prints a one-time setup link. Whatever it prints goes to out once.
-func BootstrapAdmin(ctx context.Context, db *store.DB, cfg *Config, demo bool, out func(format string, args ...any)) error {
+func BootstrapAdmin(ctx context.Context, db *store.DB, cfg BootstrapConfig, demo bool, out func(format string, args ...any)) error {
 	n, err := db.CountUsers(ctx)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package app
+package console
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ type usersPage struct {
 
 func (p usersPage) errorText() string { return p.Message }
 
-func (s *Server) usersPage(r *http.Request) (usersPage, error) {
+func (s *Console) usersPage(r *http.Request) (usersPage, error) {
 	users, err := s.db.ListUsers(r.Context())
 	page := usersPage{Users: users, Role: store.RoleStaff}
 	if p := principalFrom(r.Context()); p != nil {
@@ -34,7 +34,7 @@ func (s *Server) usersPage(r *http.Request) (usersPage, error) {
 	return page, err
 }
 
-func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleUsers(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	page, err := s.usersPage(r)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -45,7 +45,7 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, _ httproute
 
 // handleUserCreate adds an account. A generated password is shown on the page it answers with,
 // once, and never stored anywhere but as its hash.
-func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleUserCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if err := parseAdminForm(w, r); err != nil {
 		s.renderError(w, r, err)
 		return
@@ -75,7 +75,7 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request, _ http
 	s.render(w, r, http.StatusOK, pageUsers, "Users", page)
 }
 
-func (s *Server) setUserDisabled(w http.ResponseWriter, r *http.Request, ps httprouter.Params, disabled bool) {
+func (s *Console) setUserDisabled(w http.ResponseWriter, r *http.Request, ps httprouter.Params, disabled bool) {
 	id, err := strconv.ParseInt(ps.ByName("id"), 10, 64)
 	if err != nil {
 		s.renderError(w, r, store.Errorf(store.ENOTFOUND, "no such user"))
@@ -103,11 +103,11 @@ func (s *Server) setUserDisabled(w http.ResponseWriter, r *http.Request, ps http
 	s.redirectNotice(w, r, "/admin/users", fmt.Sprintf("%s is %s.", user.Email, verb))
 }
 
-func (s *Server) handleUserDisable(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleUserDisable(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	s.setUserDisabled(w, r, ps, true)
 }
 
-func (s *Server) handleUserEnable(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handleUserEnable(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	s.setUserDisabled(w, r, ps, false)
 }
 
@@ -121,7 +121,7 @@ const auditPageSize = 100
 
 var auditSortKeys = []sortKey{{"id", true}, {"actor", false}, {"action", false}, {"target", false}}
 
-func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleAudit(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	page := auditPage{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
 		Table: parseTable("/admin/audit", q, auditSortKeys, "id", auditPageSize)}
@@ -151,11 +151,11 @@ var (
 	pageAudit = declarePage(adminPage{key: pageKey{"audit"}, nav: "Audit log", navPath: "/admin/audit", navOrder: 90, navRole: roleStaff})
 
 	_ = declareAdminRoutes(
-		adminRoute{method: http.MethodGet, path: "/admin/users", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUsers},
-		adminRoute{method: http.MethodPost, path: "/admin/users", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUserCreate},
-		adminRoute{method: http.MethodPost, path: "/admin/users/:id/disable", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUserDisable},
-		adminRoute{method: http.MethodPost, path: "/admin/users/:id/enable", role: roleAdmin, deny: denyUsers, handle: (*Server).handleUserEnable},
-		adminRoute{method: http.MethodGet, path: "/admin/audit", role: roleStaff, handle: (*Server).handleAudit},
+		adminRoute{method: http.MethodGet, path: "/admin/users", role: roleAdmin, deny: denyUsers, handle: (*Console).handleUsers},
+		adminRoute{method: http.MethodPost, path: "/admin/users", role: roleAdmin, deny: denyUsers, handle: (*Console).handleUserCreate},
+		adminRoute{method: http.MethodPost, path: "/admin/users/:id/disable", role: roleAdmin, deny: denyUsers, handle: (*Console).handleUserDisable},
+		adminRoute{method: http.MethodPost, path: "/admin/users/:id/enable", role: roleAdmin, deny: denyUsers, handle: (*Console).handleUserEnable},
+		adminRoute{method: http.MethodGet, path: "/admin/audit", role: roleStaff, handle: (*Console).handleAudit},
 	)
 )
 

@@ -1,8 +1,7 @@
-package app
+package console
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -38,14 +37,14 @@ var (
 	pagePaymentLink = declarePage(adminPage{key: pageKey{"payment_link"}})
 
 	_ = declareAdminRoutes(
-		adminRoute{method: http.MethodPost, path: "/admin/companies/:id/payment-link", role: roleStaff, handle: (*Server).handlePaymentLink},
+		adminRoute{method: http.MethodPost, path: "/admin/companies/:id/payment-link", role: roleStaff, handle: (*Console).handlePaymentLink},
 	)
 )
 
 // paymentLinkFormFor fills the company page's form.
-func (s *Server) paymentLinkFormFor(ctx context.Context, currency string) *paymentLinkForm {
+func (s *Console) paymentLinkFormFor(ctx context.Context, currency string) *paymentLinkForm {
 	f := &paymentLinkForm{Rows: make([]int, paymentLinkRows)}
-	if feat := s.cfg.Feature(FeatureCheckout); !feat.On() {
+	if feat := s.cfg.Features.Checkout; !feat.On() {
 		f.Note = "Payment links are not available: " + feat.Why() + "."
 		return f
 	}
@@ -59,17 +58,17 @@ func (s *Server) paymentLinkFormFor(ctx context.Context, currency string) *payme
 	return f
 }
 
-func (s *Server) handlePaymentLink(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Console) handlePaymentLink(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	ctx := r.Context()
 	if err := parseAdminForm(w, r); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	if f := s.cfg.Feature(FeatureCheckout); !f.On() {
+	if f := s.cfg.Features.Checkout; !f.On() {
 		s.renderStatus(w, r, http.StatusServiceUnavailable, f.Why())
 		return
 	}
-	req := checkoutRequest{CompanyID: ps.ByName("id"), ContactID: strings.TrimSpace(r.PostForm.Get("contact_id"))}
+	req := PaymentLinkRequest{CompanyID: ps.ByName("id"), ContactID: strings.TrimSpace(r.PostForm.Get("contact_id"))}
 	codes, qtys := r.PostForm["product_code"], r.PostForm["quantity"]
 	for i, code := range codes {
 		if strings.TrimSpace(code) == "" {
@@ -79,33 +78,19 @@ func (s *Server) handlePaymentLink(w http.ResponseWriter, r *http.Request, ps ht
 		if i < len(qtys) && strings.TrimSpace(qtys[i]) != "" {
 			q = strings.TrimSpace(qtys[i])
 		}
-		req.Items = append(req.Items, checkoutItem{ProductCode: code, Quantity: json.Number(q)})
+		req.Items = append(req.Items, PaymentLinkItem{ProductCode: code, Quantity: q})
 	}
-	n, err := req.newOrder()
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	company, err := s.db.GetCompany(ctx, n.CompanyID)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	res, err := s.stripe.startCheckout(ctx, n)
-	var pe *paymentProviderError
+	res, err := s.svc.CreatePaymentLink(ctx, req)
+	var pe *ProviderError
 	switch {
 	case errors.As(err, &pe):
-		s.renderStatus(w, r, http.StatusBadGateway, "Stripe refused the payment link: "+pe.msg)
+		s.renderStatus(w, r, http.StatusBadGateway, "Stripe refused the payment link: "+pe.Message)
 		return
 	case err != nil:
 		s.renderError(w, r, err)
 		return
 	}
-	lines := map[string]int64{}
-	for _, l := range n.Lines {
-		lines[l.ProductCode] = l.Quantity
-	}
-	s.audit(r, "payment_link.create", n.CompanyID, map[string]any{"order_id": res.OrderID, "contact_id": n.ContactID, "items": lines})
-	s.render(w, r, http.StatusOK, pagePaymentLink, "Payment link", paymentLinkResult{CompanyID: company.ID,
-		CompanyName: company.Name, ContactID: n.ContactID, OrderID: res.OrderID, URL: res.URL})
+	s.audit(r, "payment_link.create", res.CompanyID, map[string]any{"order_id": res.OrderID, "contact_id": res.ContactID, "items": res.Quantities})
+	s.render(w, r, http.StatusOK, pagePaymentLink, "Payment link", paymentLinkResult{CompanyID: res.CompanyID,
+		CompanyName: res.CompanyName, ContactID: res.ContactID, OrderID: res.OrderID, URL: res.URL})
 }

@@ -1,6 +1,7 @@
-package app
+package console
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -29,7 +30,7 @@ type loginPage struct {
 
 func (p loginPage) errorText() string { return p.Message }
 
-func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleLoginForm(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if p, err := s.sessionFromRequest(r); err == nil && p != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
@@ -37,11 +38,11 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, _ httpr
 	s.render(w, r, http.StatusOK, pageLogin, "Sign in", loginPage{Next: r.URL.Query().Get("next")})
 }
 
-// handleLogin reserves the attempt's slots in the sign-in windows (auth_throttle.go), then checks
+// handleLogin reserves the attempt's slots in the sign-in windows (the server's Guard), then checks
 // the password: beyond a limit the answer is 429 with nothing verified or written. A success
 // gives the slots back, starts a new session (the old one, if any, ends) audited in the same
 // transaction, and renews the browser's device cookie; a failure keeps its slots and is audited.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleLogin(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if err := parseAdminForm(w, r); err != nil {
 		s.renderError(w, r, err)
 		return
@@ -55,8 +56,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 	ip := s.clientIP(r)
 	page := loginPage{Email: email, Next: next}
 	device := s.deviceFor(r, email)
-	att, wait := s.admin.guesses.reserve(s.db.Now(), signInLimits(email, ip, device)...)
-	if att == nil {
+	release, wait := s.svc.ReserveSignIn(email, ip, device)
+	if release == nil {
 		setRetryAfter(w, wait)
 		page.Message = "Too many failed sign-in attempts. Wait " + strconv.Itoa(int(math.Ceil(wait.Minutes()))) +
 			" minute(s) and try again, or ask an admin to check your account."
@@ -77,16 +78,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 		s.render(w, r, http.StatusUnauthorized, pageLogin, "Sign in", page)
 		return
 	}
-	att.release() // a success, or a password never checked
+	release() // a success, or a password never checked
 	if err != nil {
-		if err == errBusy {
-			setRetryAfter(w, verifyQueueWait/2)
+		var busy *BusyError
+		if errors.As(err, &busy) {
+			setRetryAfter(w, busy.RetryAfter)
 		}
 		s.renderError(w, r, err)
 		return
 	}
 	if device != "" {
-		s.admin.guesses.forget(signInLimits(email, ip, device)[1].key)
+		s.svc.ForgetSignInDevice(email, device)
 	}
 	var cookie *http.Cookie
 	var deviceKey []byte
@@ -113,14 +115,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ httproute
 		s.renderError(w, r, err)
 		return
 	}
-	s.admin.devices.remember(deviceKey)
-	s.admin.suggestions.warm() // computed in the background while the first page loads
+	s.devices.remember(deviceKey)
+	s.suggestions.warm() // computed in the background while the first page loads
 	http.SetCookie(w, cookie)
 	http.SetCookie(w, s.newDeviceCookie(deviceKey, user.Email, device))
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleLogout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	ctx := r.Context()
 	p := principalFrom(ctx)
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
@@ -145,7 +147,7 @@ func (p setupPage) errorText() string { return p.Message }
 
 const setupInvalid = "This setup link is invalid, used or expired. Restart the server to print a new one, or create an admin with 'technifold user create'."
 
-func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleSetupForm(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	token := r.URL.Query().Get("token")
 	if n, err := s.db.CountUsers(r.Context()); err != nil || n > 0 || !s.validSetupToken(r.Context(), token) {
 		s.renderStatus(w, r, http.StatusGone, setupInvalid)
@@ -156,7 +158,7 @@ func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request, _ httpr
 
 // handleSetup creates the first admin from the one-time link, consuming the token in the same
 // transaction, and signs them in.
-func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Console) handleSetup(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if err := parseAdminForm(w, r); err != nil {
 		s.renderError(w, r, err)
 		return
@@ -169,7 +171,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request, _ httproute
 		s.render(w, r, http.StatusBadRequest, pageSetup, "Create the first admin", page)
 		return
 	}
-	hash, err := hashPassword(f.Get("password"))
+	hash, err := HashPassword(f.Get("password"))
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
 		s.render(w, r, http.StatusBadRequest, pageSetup, "Create the first admin", page)
@@ -214,10 +216,10 @@ var (
 	pageSetup = declarePage(adminPage{key: pageKey{"setup"}})
 
 	_ = declareAdminRoutes(
-		adminRoute{method: http.MethodGet, path: "/admin/login", role: rolePublic, handle: (*Server).handleLoginForm},
-		adminRoute{method: http.MethodPost, path: "/admin/login", role: rolePublic, handle: (*Server).handleLogin},
-		adminRoute{method: http.MethodGet, path: "/admin/setup", role: rolePublic, handle: (*Server).handleSetupForm},
-		adminRoute{method: http.MethodPost, path: "/admin/setup", role: rolePublic, handle: (*Server).handleSetup},
-		adminRoute{method: http.MethodPost, path: "/admin/logout", role: roleStaff, handle: (*Server).handleLogout},
+		adminRoute{method: http.MethodGet, path: "/admin/login", role: rolePublic, handle: (*Console).handleLoginForm},
+		adminRoute{method: http.MethodPost, path: "/admin/login", role: rolePublic, handle: (*Console).handleLogin},
+		adminRoute{method: http.MethodGet, path: "/admin/setup", role: rolePublic, handle: (*Console).handleSetupForm},
+		adminRoute{method: http.MethodPost, path: "/admin/setup", role: rolePublic, handle: (*Console).handleSetup},
+		adminRoute{method: http.MethodPost, path: "/admin/logout", role: roleStaff, handle: (*Console).handleLogout},
 	)
 )
