@@ -35,14 +35,16 @@ func (s *Server) newConsole() (*console.Console, error) {
 			ZohoWebhook: feature(FeatureZohoWebhook), ZohoBooks: feature(FeatureZohoBooks), Email: feature(FeatureEmail),
 			Replication: feature(FeatureReplication),
 			OfferEmail:  console.Feature{Name: offerEmail.Name, Missing: offerEmail.Missing}}}
-	return console.New(ccfg, s.db, consoleServices{db: s.db, cfg: s.cfg, jobs: s.jobs, worker: s.worker,
+	return console.New(ccfg, s.db, consoleServices{db: s.db, jobs: s.jobs, worker: s.worker,
 		refusals: s.refusals, guesses: s.guesses,
 		replicator: func() *store.Replicator { return s.replicator },
 		ingest:     func(ctx context.Context, body []byte) (store.StripeOutcome, error) { return s.stripe.ingest(ctx, body) },
 		startCheckout: func(ctx context.Context, n store.NewOrder) (checkoutResponse, error) {
 			return s.stripe.startCheckout(ctx, n)
 		},
-		checkSecret: s.checkGuessedSecret,
+		checkAPIToken: func(w http.ResponseWriter, r *http.Request, token string) bool {
+			return s.checkGuessedSecret(w, r, "api-token", token, s.cfg.AdminAPIToken, "invalid API token")
+		},
 	}, s.logger)
 }
 
@@ -74,7 +76,6 @@ func (s *Server) secureCookies() bool { return web.SecureCookies(s.cfg.BaseURL) 
 // binary (+8.5 MB; see console/routes.go).
 type consoleServices struct {
 	db            *store.DB
-	cfg           *Config
 	jobs          *Registry
 	worker        *Worker
 	refusals      *webhookRefusals
@@ -82,7 +83,7 @@ type consoleServices struct {
 	replicator    func() *store.Replicator
 	ingest        func(ctx context.Context, body []byte) (store.StripeOutcome, error)
 	startCheckout func(ctx context.Context, n store.NewOrder) (checkoutResponse, error)
-	checkSecret   func(w http.ResponseWriter, r *http.Request, kind, got, want, wrong string) bool
+	checkAPIToken func(w http.ResponseWriter, r *http.Request, token string) bool
 }
 
 func (c consoleServices) JobTypes() []string { return c.jobs.Types() }
@@ -168,7 +169,7 @@ func (c consoleServices) BackupVerification(ctx context.Context) (*store.VerifyR
 }
 
 func (c consoleServices) CheckAPIToken(w http.ResponseWriter, r *http.Request, token string) bool {
-	return c.checkSecret(w, r, "api-token", token, c.cfg.AdminAPIToken, "invalid API token")
+	return c.checkAPIToken(w, r, token)
 }
 
 func (c consoleServices) ReserveSignIn(email, ip, device string) (func(), time.Duration) {

@@ -170,7 +170,7 @@ func (s *Console) dashboardAlerts(ctx context.Context, now time.Time, d *dashboa
 			absoluteTime(until) + "."})
 	}
 	// Dead jobs, refused webhooks, backup verification and replication errors are stated by
-	// the health table (admin_health.go), once.
+	// the health table (health.go), once.
 	d.Alerts = alerts
 	return nil
 }

@@ -309,7 +309,7 @@ func (s *Console) gatherHealth(ctx context.Context, now time.Time, repl *store.R
 		return in, err
 	}
 	// Refused webhook requests: the per-minute rows already written, plus those counted in
-	// memory and not flushed yet (webhook_refusals.go).
+	// memory and not flushed yet (Services.UnsavedRefusals).
 	if in.Refused, err = s.db.WebhookRefusals(ctx, now.Add(-24*time.Hour)); err != nil {
 		return in, err
 	}

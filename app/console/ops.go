@@ -62,7 +62,7 @@ func (s *Console) handleOrders(w http.ResponseWriter, r *http.Request, _ httprou
 	if f.Status != "" && !slices.Contains(orderStatuses(), f.Status) {
 		err = invalidf("status must be one of %s", strings.Join(orderStatuses(), ", "))
 	}
-	if err == nil && page.Company != "" { // a name, part of one, or an id (admin_filters.go)
+	if err == nil && page.Company != "" { // a name, part of one, or an id (filters.go)
 		f.CompanyID, _, err = s.resolveCompany(r.Context(), page.Company)
 	}
 	if err == nil {

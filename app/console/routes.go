@@ -8,12 +8,12 @@ import (
 	"github.com/julienschmidt/httprouter"
 )
 
-// Admin pages and routes are declared where the page is: each admin_*.go file declares its
-// page (template key, title, navigation entry) with declarePage and its routes (method, path,
-// required role, handler) with declareAdminRoutes. adminRoutes registers them all, so adding
-// a page is one Go file plus its template. A page key is a pageKey value, not a string: a
-// misspelt key does not compile, and newAdminUI refuses a declared page without a template
-// (TestEveryDeclaredAdminPageHasATemplate).
+// Admin pages and routes are declared where the page is: each page's file declares its page
+// (template key, title, navigation entry) with declarePage and its routes (method, path,
+// required role, handler) with declareAdminRoutes. Console.Routes hands them all to the
+// server's router, so adding a page is one Go file plus its template. A page key is a pageKey
+// value, not a string: a misspelt key does not compile, and New refuses a declared page
+// without a template (TestEveryDeclaredAdminPageHasATemplate).
 
 // role is what an admin route requires of its caller.
 type role int
@@ -100,9 +100,10 @@ func declaredPages() []adminPage {
 
 // declaredAdminRoutes lists the declared routes, sorted by path then method. It sorts
 // indexes, not routes: a generic sort over adminRoute would make its handler's type (and so
-// *Console and every type it reaches, the whole Stripe client included) "used in an
-// interface", which with text/template's reflection keeps every exported method of those
-// types in the binary (+8.5 MB).
+// *Console and every type it reaches) "used in an interface", which with text/template's
+// reflection keeps every exported method of those types in the binary. The console reaches
+// the server only through the Services interface, but app's adapter behind it must not hold
+// the *Server for the same reason (app/console.go): that costs +8.5 MB (the Stripe client).
 func declaredAdminRoutes() []adminRoute {
 	idx := make([]int, len(adminRouteTable))
 	for i := range idx {
