@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/technifold/technifold/app/console"
-	moneyfmt "github.com/technifold/technifold/app/money"
+	"github.com/technifold/technifold/app/display"
 	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
@@ -61,8 +61,8 @@ func (s *Server) staffSession(r *http.Request) (bool, error) {
 	return u != nil, err
 }
 
-// formatMoney renders minor units with the currency (money.Format).
-func formatMoney(amount int64, currency string) string { return moneyfmt.Format(amount, currency) }
+// formatMoney renders minor units with the currency (display.Money).
+func formatMoney(amount int64, currency string) string { return display.Money(amount, currency) }
 
 // clientIP is the address a request came from (web.ClientIP).
 func (s *Server) clientIP(r *http.Request) string { return web.ClientIP(r, s.cfg.OnFly) }

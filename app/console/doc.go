@@ -5,7 +5,7 @@
 // entries.
 //
 // It depends on store (every read, and the writes it makes with their audit entries in one
-// transaction), ui (templates and static files), the stand-alone sub-packages web, money,
+// transaction), ui (templates and static files), the stand-alone sub-packages web, display,
 // offertoken and zohobooks, and httprouter. Whatever it asks of the rest of the server —
 // waking the worker, replaying a webhook through the ingest path, queueing offer e-mails,
 // creating a Stripe payment link, the state of Zoho and replication, the throttle on

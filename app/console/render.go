@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/technifold/technifold/app/money"
+	"github.com/technifold/technifold/app/display"
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
 )
@@ -313,12 +313,12 @@ func absoluteTime(t time.Time) string {
 	return t.UTC().Format(adminDateFormat + " 15:04 UTC")
 }
 
-// adminDateFormat is the admin's one date format (times add " 15:04 UTC"; recent times are
-// shown relative, "3 hours ago", with the absolute time as their title).
-const adminDateFormat = "2 Jan 2006"
+// adminDateFormat is the one date format (display.DateFormat; times add " 15:04 UTC"; recent
+// times are shown relative, "3 hours ago", with the absolute time as their title).
+const adminDateFormat = display.DateFormat
 
 // formatMoney renders minor units with the currency: "£1,234.50", "1,234.50 SEK".
-func formatMoney(amount int64, currency string) string { return money.Format(amount, currency) }
+func formatMoney(amount int64, currency string) string { return display.Money(amount, currency) }
 
 // formatMoneys renders amounts in several currencies, in currency order ("£94.28, €52.50");
 // "–" when there are none.

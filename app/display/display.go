@@ -1,6 +1,6 @@
-// Package money formats amounts held in minor units for people: the admin console and the
-// customer pages show money the same way, always with its currency.
-package money
+// Package display renders values for people the one way every page shows them, the admin
+// console's and the customers' alike: money always with its currency, dates as 16 Nov 2026.
+package display
 
 import (
 	"fmt"
@@ -11,8 +11,11 @@ import (
 	"github.com/technifold/technifold/app/zohobooks"
 )
 
-// Format renders minor units with the currency: "£1,234.50", "1,234.50 SEK".
-func Format(amount int64, currency string) string {
+// DateFormat is the one date format (times add " 15:04 UTC").
+const DateFormat = "2 Jan 2006"
+
+// Money renders minor units with the currency: "£1,234.50", "1,234.50 SEK".
+func Money(amount int64, currency string) string {
 	digits := zohobooks.CurrencyExponent(currency)
 	neg := amount < 0
 	if neg {

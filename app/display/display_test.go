@@ -1,4 +1,4 @@
-package money
+package display
 
 import "testing"
 
@@ -15,8 +15,8 @@ func TestFormatMoney(t *testing.T) {
 		{1500, "kwd", "1.500 KWD"},
 		{100000000, "sek", "1,000,000.00 SEK"},
 	} {
-		if got := Format(tc.amount, tc.currency); got != tc.want {
-			t.Errorf("Format(%d, %s) = %q, want %q", tc.amount, tc.currency, got, tc.want)
+		if got := Money(tc.amount, tc.currency); got != tc.want {
+			t.Errorf("Money(%d, %s) = %q, want %q", tc.amount, tc.currency, got, tc.want)
 		}
 	}
 }
