@@ -35,7 +35,7 @@ func (s *Server) newConsole() (*console.Console, error) {
 			ZohoWebhook: feature(FeatureZohoWebhook), ZohoBooks: feature(FeatureZohoBooks), Email: feature(FeatureEmail),
 			Replication: feature(FeatureReplication),
 			OfferEmail:  console.Feature{Name: offerEmail.Name, Missing: offerEmail.Missing}}}
-	return console.New(ccfg, s.db, consoleServices{db: s.db, jobs: s.jobs, worker: s.worker,
+	return console.New(ccfg, s.db, &consoleServices{db: s.db, jobs: s.jobs, worker: s.worker,
 		refusals: s.refusals, guesses: s.guesses,
 		replicator: func() *store.Replicator { return s.replicator },
 		ingest:     func(ctx context.Context, body []byte) (store.StripeOutcome, error) { return s.stripe.ingest(ctx, body) },
@@ -86,28 +86,28 @@ type consoleServices struct {
 	checkAPIToken func(w http.ResponseWriter, r *http.Request, token string) bool
 }
 
-func (c consoleServices) JobTypes() []string { return c.jobs.Types() }
+func (c *consoleServices) JobTypes() []string { return c.jobs.Types() }
 
-func (c consoleServices) WakeWorker() { c.worker.Nudge() }
+func (c *consoleServices) WakeWorker() { c.worker.Nudge() }
 
-func (c consoleServices) RunDueJobs(ctx context.Context, budget time.Duration) (int, int, error) {
+func (c *consoleServices) RunDueJobs(ctx context.Context, budget time.Duration) (int, int, error) {
 	return c.worker.RunDue(ctx, budget)
 }
 
-func (c consoleServices) ReplayStripe(ctx context.Context, body []byte) (store.StripeOutcome, error) {
+func (c *consoleServices) ReplayStripe(ctx context.Context, body []byte) (store.StripeOutcome, error) {
 	return c.ingest(ctx, body)
 }
 
-func (c consoleServices) UnsavedRefusals() map[string]store.Refusals {
+func (c *consoleServices) UnsavedRefusals() map[string]store.Refusals {
 	return c.refusals.unsavedByProvider()
 }
 
-func (c consoleServices) SendOffers(ctx context.Context, req OfferSendRequest) (OfferSendReport, error) {
+func (c *consoleServices) SendOffers(ctx context.Context, req OfferSendRequest) (OfferSendReport, error) {
 	return SendOffers(ctx, c.db, req)
 }
 
 // CreatePaymentLink runs the checkout of POST /api/checkout for a trusted caller (no rate limit).
-func (c consoleServices) CreatePaymentLink(ctx context.Context, req console.PaymentLinkRequest) (console.PaymentLink, error) {
+func (c *consoleServices) CreatePaymentLink(ctx context.Context, req console.PaymentLinkRequest) (console.PaymentLink, error) {
 	creq := checkoutRequest{CompanyID: req.CompanyID, ContactID: req.ContactID}
 	for _, it := range req.Items {
 		creq.Items = append(creq.Items, checkoutItem{ProductCode: it.ProductCode, Quantity: json.Number(it.Quantity)})
@@ -134,7 +134,7 @@ func (c consoleServices) CreatePaymentLink(ctx context.Context, req console.Paym
 		OrderID: res.OrderID, URL: res.URL, Quantities: lines}, nil
 }
 
-func (c consoleServices) ZohoAuthAlert(ctx context.Context) (*console.ZohoAlert, error) {
+func (c *consoleServices) ZohoAuthAlert(ctx context.Context) (*console.ZohoAlert, error) {
 	a, err := GetZohoAuthAlert(ctx, c.db)
 	if a == nil || err != nil {
 		return nil, err
@@ -142,18 +142,18 @@ func (c consoleServices) ZohoAuthAlert(ctx context.Context) (*console.ZohoAlert,
 	return &console.ZohoAlert{Message: a.Message, At: a.At}, nil
 }
 
-func (c consoleServices) ClearZohoAuthAlert(ctx context.Context) (int64, error) {
+func (c *consoleServices) ClearZohoAuthAlert(ctx context.Context) (int64, error) {
 	return ClearZohoAuthAlert(ctx, c.db)
 }
 
-func (c consoleServices) ZohoPausedUntil(ctx context.Context) (time.Time, error) {
+func (c *consoleServices) ZohoPausedUntil(ctx context.Context) (time.Time, error) {
 	return ZohoPausedUntil(ctx, c.db)
 }
 
-func (c consoleServices) Replicator() *store.Replicator { return c.replicator() }
+func (c *consoleServices) Replicator() *store.Replicator { return c.replicator() }
 
 // BackupVerification reads the last verification's report (RunBackupVerify writes it).
-func (c consoleServices) BackupVerification(ctx context.Context) (*store.VerifyReport, error) {
+func (c *consoleServices) BackupVerification(ctx context.Context) (*store.VerifyReport, error) {
 	raw, at, ok, err := c.db.GetState(ctx, backupVerifyState)
 	if err != nil || !ok {
 		return nil, err
@@ -168,11 +168,11 @@ func (c consoleServices) BackupVerification(ctx context.Context) (*store.VerifyR
 	return &v, nil
 }
 
-func (c consoleServices) CheckAPIToken(w http.ResponseWriter, r *http.Request, token string) bool {
+func (c *consoleServices) CheckAPIToken(w http.ResponseWriter, r *http.Request, token string) bool {
 	return c.checkAPIToken(w, r, token)
 }
 
-func (c consoleServices) ReserveSignIn(email, ip, device string) (func(), time.Duration) {
+func (c *consoleServices) ReserveSignIn(email, ip, device string) (func(), time.Duration) {
 	att, wait := c.guesses.reserve(c.db.Now(), signInLimits(email, ip, device)...)
 	if att == nil {
 		return nil, wait
@@ -180,11 +180,11 @@ func (c consoleServices) ReserveSignIn(email, ip, device string) (func(), time.D
 	return att.release, 0
 }
 
-func (c consoleServices) ForgetSignInDevice(email, device string) {
+func (c *consoleServices) ForgetSignInDevice(email, device string) {
 	c.guesses.forget(signInLimits(email, "", device)[1].key)
 }
 
-func (c consoleServices) VerifyPassword(ctx context.Context, compare func() bool) (bool, error) {
+func (c *consoleServices) VerifyPassword(ctx context.Context, compare func() bool) (bool, error) {
 	ok, err := passwordVerifications.verify(ctx, compare)
 	if err == errBusy {
 		return false, &console.BusyError{Err: err, RetryAfter: verifyQueueWait / 2}
