@@ -65,12 +65,12 @@ mutation dispute-as-charge store/stripe_event_types.go \
   $'\t{StripeChargeRefunded, StripeObjectCharge, EventChargeRefunded},\n\t{"charge.dispute.created", StripeObjectCharge, EventChargeRefunded},\n}' \
   ./store 'TestStripeEventTypesNameTheirObject'
 # Issue 12 §3: staff may cancel jobs.
-mutation staff-may-cancel app/admin_ops.go \
+mutation staff-may-cancel app/console/ops.go \
   'path: "/admin/jobs/:id/cancel", role: roleAdmin,' \
   'path: "/admin/jobs/:id/cancel", role: roleStaff,' \
-  ./app 'TestDeclaredRolesFollowTheRoleRules'
+  ./app/console 'TestDeclaredRolesFollowTheRoleRules'
 # Issue 12 §3: the page guard forgets the role.
-mutation role-check-skipped app/admin_auth.go \
+mutation role-check-skipped app/console/auth.go \
   $'if !need.allows(p) {\n\t\t\ts.renderStatus' \
   $'if false && !need.allows(p) {\n\t\t\ts.renderStatus' \
   ./app 'TestStaffAreRefusedEveryAdminOnlyRoute'
