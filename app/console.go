@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/technifold/technifold/app/console"
-	"github.com/technifold/technifold/app/display"
-	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -60,15 +58,6 @@ func (s *Server) staffSession(r *http.Request) (bool, error) {
 	u, err := s.console.Authenticate(r)
 	return u != nil, err
 }
-
-// formatMoney renders minor units with the currency (display.Money).
-func formatMoney(amount int64, currency string) string { return display.Money(amount, currency) }
-
-// clientIP is the address a request came from (web.ClientIP).
-func (s *Server) clientIP(r *http.Request) string { return web.ClientIP(r, s.cfg.OnFly) }
-
-// secureCookies reports whether cookies get the Secure flag: when the public URL is https.
-func (s *Server) secureCookies() bool { return web.SecureCookies(s.cfg.BaseURL) }
 
 // consoleServices is the server as the console's Services. It holds the parts it adapts, and
 // functions for those that reach the Stripe client: a *Server (or *stripeService) in a value
