@@ -41,7 +41,7 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.refusals.note(r.Context(), "stripe", refusedOversize, "body is larger than 1 MiB")
+			s.refusals.note(r.Context(), "stripe", store.RefusedOversize, "body is larger than 1 MiB")
 			writeErrorMessage(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
@@ -57,7 +57,7 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 	}
 	if _, err := s.stripe.ingest(r.Context(), body); err != nil {
 		if store.ErrorCode(err) == store.EINVALID {
-			s.refusals.note(r.Context(), "stripe", refusedMalformed, malformedBodyReason(body, err, "a Stripe event"))
+			s.refusals.note(r.Context(), "stripe", store.RefusedMalformed, malformedBodyReason(body, err, "a Stripe event"))
 		}
 		writeError(w, r, s.logger, err)
 		return

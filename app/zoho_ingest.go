@@ -88,17 +88,3 @@ func zohoStoredContentType(d store.AdminDelivery) string {
 	}
 	return "" // read as JSON, as the webhook reads a delivery without a Content-Type
 }
-
-// malformedZohoReason is the stored reason of a Zoho body that cannot be read.
-func malformedZohoReason(err error) string {
-	msg := store.ErrorMessage(err)
-	switch {
-	case strings.HasPrefix(msg, "malformed JSON"):
-		return "body is not valid JSON"
-	case msg == "the body must be a JSON object":
-		return "body is not a JSON object"
-	case strings.HasPrefix(msg, "Content-Type") || strings.HasPrefix(msg, "malformed Content-Type"):
-		return "body refused: " + msg
-	}
-	return "body is not a Zoho CRM event: " + msg
-}

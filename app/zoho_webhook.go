@@ -52,9 +52,9 @@ func (s *Server) handleZohoWebhook(w http.ResponseWriter, r *http.Request, _ htt
 	}
 	if got := r.Header.Get("X-Zoho-Secret"); !zohoSecretMatches(got, s.cfg.ZohoWebhookSecret) {
 		if got == "" {
-			s.refusals.note(r.Context(), "zoho", refusedNoSecret, "no X-Zoho-Secret header")
+			s.refusals.note(r.Context(), "zoho", store.RefusedNoSecret, "no X-Zoho-Secret header")
 		} else {
-			s.refusals.note(r.Context(), "zoho", refusedBadSecret, "X-Zoho-Secret does not match ZOHO_WEBHOOK_SECRET")
+			s.refusals.note(r.Context(), "zoho", store.RefusedBadSecret, "X-Zoho-Secret does not match ZOHO_WEBHOOK_SECRET")
 		}
 		writeErrorMessage(w, http.StatusUnauthorized, "missing or wrong X-Zoho-Secret")
 		return
@@ -63,7 +63,7 @@ func (s *Server) handleZohoWebhook(w http.ResponseWriter, r *http.Request, _ htt
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.refusals.note(r.Context(), "zoho", refusedOversize, "body is larger than 64 KiB")
+			s.refusals.note(r.Context(), "zoho", store.RefusedOversize, "body is larger than 64 KiB")
 		} else {
 			err = invalidf("could not read the body")
 		}
@@ -73,7 +73,7 @@ func (s *Server) handleZohoWebhook(w http.ResponseWriter, r *http.Request, _ htt
 	out, err := s.ingestZoho(r.Context(), zohoDelivery{ContentType: r.Header.Get("Content-Type"), Body: body})
 	switch {
 	case out.Malformed:
-		s.refusals.note(r.Context(), "zoho", refusedMalformed, malformedZohoReason(err))
+		s.refusals.note(r.Context(), "zoho", store.RefusedMalformed, malformedZohoReason(err))
 		writeError(w, r, s.logger, err)
 	case err != nil:
 		writeError(w, r, s.logger, err)

@@ -51,6 +51,19 @@ func (d AdminDelivery) StatusLabel() string { return DeliveryStatusLabel(d.Statu
 // Refused says whether the row counts refused requests (an aggregate, not one delivery).
 func (d AdminDelivery) Refused() bool { return d.Status == DeliveryRejected }
 
+// Reason codes of refused requests: the /metrics label and the last part of a refusal row's
+// event_id. A short fixed list, so a flood of one kind stays one row a minute.
+const (
+	RefusedNoSignature  = "no_signature"  // Stripe: no Stripe-Signature header
+	RefusedBadHeader    = "bad_header"    // Stripe: Stripe-Signature unreadable
+	RefusedBadSignature = "bad_signature" // Stripe: signed with another secret
+	RefusedStale        = "stale"         // Stripe: timestamp outside the tolerance
+	RefusedOversize     = "oversize"      // the body is over the provider's limit
+	RefusedMalformed    = "malformed"     // trusted, but the body cannot be read
+	RefusedNoSecret     = "no_secret"     // Zoho: no X-Zoho-Secret header
+	RefusedBadSecret    = "bad_secret"    // Zoho: X-Zoho-Secret is not ZOHO_WEBHOOK_SECRET
+)
+
 // refusalPrefix starts the event_id of a refusal aggregate: rejected:<minute>[:<code>].
 const refusalPrefix = "rejected:"
 
