@@ -347,7 +347,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request, ps httpro
 		s.renderError(w, r, err)
 		return
 	}
-	page := webhookPage{Delivery: d, BodyJSON: prettyJSON(d.Body), Refusal: explainRefusal(d)}
+	page := webhookPage{Delivery: d, BodyJSON: deliveryBodyText(d), Refusal: explainRefusal(d)}
 	page.CanReplay, page.Why = replayable(d)
 	s.render(w, r, http.StatusOK, pageWebhook, fmt.Sprintf("Webhook delivery #%d", d.ID), page)
 }

@@ -3,6 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"mime"
+	"net/url"
+	"sort"
+	"strings"
 
 	"github.com/technifold/technifold/store"
 )
@@ -50,4 +54,24 @@ func (s *Server) replayZohoDelivery(ctx context.Context, d store.AdminDelivery) 
 	detail["engagement_event_id"] = out.EventID
 	return fmt.Sprintf("Replayed %s (%s): applied, engagement event #%d recorded.", d.EventID,
 		store.EventLabel(d.EventType), out.EventID), detail, nil
+}
+
+// deliveryBodyText is a stored body for reading: JSON indented, form fields (as Zoho CRM may
+// post them) one "name = value" per line, decoded.
+func deliveryBodyText(d store.AdminDelivery) string {
+	if d.Provider == "zoho" {
+		if mt, _, _ := mime.ParseMediaType(zohoStoredContentType(d)); mt == "application/x-www-form-urlencoded" {
+			if vals, err := url.ParseQuery(d.Body); err == nil {
+				var lines []string
+				for k, vs := range vals {
+					for _, v := range vs {
+						lines = append(lines, k+" = "+v)
+					}
+				}
+				sort.Strings(lines)
+				return strings.Join(lines, "\n")
+			}
+		}
+	}
+	return prettyJSON(d.Body)
 }

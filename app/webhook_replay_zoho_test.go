@@ -68,6 +68,11 @@ func TestZohoReplayAppliesOnce(t *testing.T) {
 	}
 	page := fmt.Sprintf("/admin/webhooks/%d", failed)
 
+	// The page shows the form fields decoded.
+	if _, body := e.get(staff, page); !strings.Contains(body, "email = New.Buyer@acme.example") ||
+		!strings.Contains(body, "event_type = email_unsubscribed") {
+		t.Error("the form body is not shown decoded")
+	}
 	// Staff see the replay button disabled and are refused it, as for Stripe.
 	if _, body := e.get(staff, page); !strings.Contains(body, "Only admins can replay webhooks.") || strings.Contains(body, `action="`+page+`/replay"`) {
 		t.Fatal("staff see an enabled replay form")
