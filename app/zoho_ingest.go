@@ -42,10 +42,13 @@ func (s *Server) ingestZoho(ctx context.Context, d zohoDelivery) (zohoOutcome, e
 	if store.ErrorCode(err) != store.EINVALID && ctx.Err() == nil {
 		f := store.ZohoFailure{Key: d.Key, EventType: in.EventType, ContentType: d.ContentType, Body: string(d.Body),
 			Reason: store.ErrorMessage(err)}
-		if f.Key == "" {
-			f.Key = zohoFailureKey(in, s.db.Now())
-		}
-		if ferr := s.db.Update(ctx, func(tx *store.Tx) error { return tx.RecordZohoFailure(ctx, f) }); ferr != nil {
+		ferr := s.db.Update(ctx, func(tx *store.Tx) error {
+			if f.Key == "" {
+				f.Key = zohoFailureKey(in, tx.Now()) // the time it is recorded as received
+			}
+			return tx.RecordZohoFailure(ctx, f)
+		})
+		if ferr != nil {
 			s.logger.WarnContext(ctx, "record failed zoho delivery", "key", f.Key, "error", ferr)
 		}
 	}
