@@ -312,7 +312,7 @@ type webhookPage struct {
 	BodyJSON  string
 	CanReplay bool
 	Why       string      // why it cannot be replayed
-	Refusal   refusalHelp // for refused requests: what to check (webhook_refusal_reasons.go)
+	Refusal   refusalHelp // for refused requests: what to check (admin_webhook_refusals.go)
 }
 
 func deliveryIDParam(ps httprouter.Params) (int64, error) {
@@ -331,7 +331,7 @@ func replayable(d store.AdminDelivery) (bool, string) {
 	case d.Provider != "stripe" && d.Provider != "zoho":
 		return false, "Only Stripe and Zoho deliveries can be replayed."
 	case !d.HasBody:
-		return false, "The raw body is no longer stored (bodies are kept for WEBHOOK_BODY_RETENTION), or the request was rejected before it was trusted."
+		return false, "The raw body is no longer stored (bodies are kept for WEBHOOK_BODY_RETENTION)."
 	}
 	return true, ""
 }
