@@ -174,3 +174,55 @@ func TestZohoReplayAppliesOnce(t *testing.T) {
 		t.Error("staff's refused replay was audited as a replay")
 	}
 }
+
+// Every accepted Zoho delivery, in each shape Zoho CRM may post (JSON or form, with or without
+// event_id and occurred_at, by e-mail or contact_id), replayed later through the stored row is
+// a repeat: no second event, no second delivery row.
+func TestZohoReplayOfEveryAcceptedShapeIsARepeat(t *testing.T) {
+	e := newZohoWebhookEnv(t, zohoTestSecret)
+	form := func(v url.Values) string { return v.Encode() }
+	deliveries := []struct{ contentType, body string }{
+		{"application/json", `{"event_type":"email_opened","event_id":"z-1","email":"bea@acme.example"}`},
+		{"application/json", `{"event_type":"email_clicked","email":"bea@acme.example"}`},
+		{"", `{"event_type":"deal_won","contact_id":"K2","occurred_at":1772445600000}`},
+		{"application/x-www-form-urlencoded", form(url.Values{"event_type": {"form_submitted"}, "email": {"AL@acme.example"}})},
+		{"application/x-www-form-urlencoded; charset=UTF-8", form(url.Values{"event_type": {"webinar_registered"},
+			"contact_id": {"K1"}, "occurred_at": {"2026-03-01 08:30:00"}, "metadata.seat": {"12"}})},
+		{"application/x-www-form-urlencoded", form(url.Values{"event_type": {"email_bounced"}, "event_id": {"z-6"}, "email": {"al@acme.example"}})},
+	}
+	for i, d := range deliveries {
+		e.clock.AdvanceTo(e.clock.Now().Add(time.Duration(i+1) * time.Second))
+		if status, out := e.post(t, zohoTestSecret, d.contentType, d.body); status != http.StatusOK || out["event_id"] == nil {
+			t.Fatalf("delivery %d: %d %v", i, status, out)
+		}
+	}
+	events := e.count(t, `SELECT count(*) FROM engagement_events`)
+	rows := e.count(t, `SELECT count(*) FROM webhook_deliveries`)
+	if events != len(deliveries) || rows != len(deliveries) {
+		t.Fatalf("%d events, %d rows after %d deliveries", events, rows, len(deliveries))
+	}
+	e.clock.AdvanceTo(e.clock.Now().Add(2 * time.Hour))
+	list, err := e.db.ListAdminDeliveries(context.Background(), store.AdminDeliveryFilter{Provider: "zoho"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range list {
+		d, err := e.db.GetAdminDelivery(context.Background(), item.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.srv.replayZoho(context.Background(), d)
+		if err != nil || !out.Repeat {
+			t.Errorf("replay of %s (%s): %+v %v", d.EventID, d.ContentType, out, err)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM engagement_events`); n != events {
+		t.Fatalf("replays added %d events", n-events)
+	}
+	if n := e.count(t, `SELECT count(*) FROM webhook_deliveries`); n != rows {
+		t.Fatalf("replays added %d delivery rows", n-rows)
+	}
+	if s := e.marketingStatus(t, "K2"); s != store.MarketingBounced {
+		t.Fatalf("K2 is %s", s)
+	}
+}
