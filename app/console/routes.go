@@ -103,7 +103,7 @@ func declaredPages() []adminPage {
 // *Console and every type it reaches) "used in an interface", which with text/template's
 // reflection keeps every exported method of those types in the binary. The console reaches
 // the server only through the Services interface, but app's adapter behind it must not hold
-// the *Server for the same reason (app/console.go): that costs +8.5 MB (the Stripe client).
+// the *Console for the same reason (app/console.go): that costs +8.5 MB (the Stripe client).
 func declaredAdminRoutes() []adminRoute {
 	idx := make([]int, len(adminRouteTable))
 	for i := range idx {
