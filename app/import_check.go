@@ -63,7 +63,7 @@ func (e *problemError) Error() string { return e.p.String() }
 // ImportSample is one valid row as the file has it.
 type ImportSample struct {
 	Line   int
-	Values []string // in the order of ImportCheck.Header
+	Values []string // in the order of ImportCheck.Header, each cut to 80 characters
 	row    int      // index among the parsed rows
 }
 
@@ -113,6 +113,9 @@ func ValidateCSV(ctx context.Context, db *store.DB, kind string, r io.Reader) (*
 			break
 		}
 		if !bad[s.row] {
+			for i, v := range s.Values {
+				s.Values[i] = cutText(strings.TrimSpace(v), maxQuotedValue)
+			}
 			check.Sample = append(check.Sample, s)
 		}
 	}
@@ -192,4 +195,16 @@ func minorUnitsHint(v, currency string) string {
 		return ""
 	}
 	return fmt.Sprintf("amounts are in minor units: write %d for %s", n, strings.TrimLeft(v, "£$€"))
+}
+
+// cutText cuts s to its first n characters, marking the cut with "…".
+func cutText(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j] + "…"
+		}
+		i++
+	}
+	return s
 }
