@@ -42,6 +42,9 @@ type parsedRow struct {
 // rowRef is a value of a column that must name an existing row.
 type rowRef struct{ table, key, col, val string }
 
+// refNoun names one row of a table a file refers to ("no such company").
+var refNoun = map[string]string{"companies": "company", "products": "product"}
+
 var importSpecs = map[string]importSpec{
 	"companies": {
 		required: []string{"company_id", "company_name"},
@@ -293,7 +296,7 @@ func checkReferences(ctx context.Context, db *store.DB, check *ImportCheck, bad 
 		for _, ref := range r.refs {
 			if byTable[ref.table][ref.val] {
 				check.add(ImportProblem{Line: lines[i], Column: ref.col, Value: quoteValue(ref.val),
-					Reason: fmt.Sprintf("no such %s (import %s first)", strings.TrimSuffix(ref.table, "s"), ref.table)})
+					Reason: fmt.Sprintf("no such %s (import %s first)", refNoun[ref.table], ref.table)})
 				bad[i] = true
 				break
 			}
@@ -780,7 +783,7 @@ func (c *refCache) require(ctx context.Context, table, col, val string) error {
 		return err
 	}
 	if !ok {
-		return invalidf("column %s, value %s: no such %s (import %s first)", col, quoteValue(val), strings.TrimSuffix(table, "s"), table)
+		return invalidf("column %s, value %s: no such %s (import %s first)", col, quoteValue(val), refNoun[table], table)
 	}
 	c.seen[key] = true
 	return nil
