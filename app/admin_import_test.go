@@ -398,3 +398,57 @@ func TestImportHoldsDropTheOldestPastTheirCap(t *testing.T) {
 		t.Errorf("held %d bytes in %d holds after taking all", h.held, len(h.byKey))
 	}
 }
+
+// BenchmarkAdminImportLargestUpload previews and confirms a sales file of the page's largest
+// size (8 MiB) through the server: the confirmation must finish well inside importTimeout.
+//
+//	go test ./app -run '^$' -bench BenchmarkAdminImportLargestUpload -benchtime 1x
+func BenchmarkAdminImportLargestUpload(b *testing.B) {
+	e := newAdminEnv(b, adminEnvOptions{})
+	ctx := context.Background()
+	if err := e.db.Update(ctx, func(tx *store.Tx) error {
+		for c := range 100 {
+			if _, err := tx.UpsertCompany(ctx, store.Company{ID: fmt.Sprintf("COMPANY%03d", c), Name: "C"}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.UpsertProduct(ctx, store.Product{Code: "CR-RIB-BLACK", Description: "Rib", Type: "consumable", Active: true})
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
+	admin := e.login("ann@example.com", testPassword)
+	admin.Timeout = 5 * time.Minute // measure, and let the server's own limits decide
+	var file bytes.Buffer
+	file.WriteString(salesHeader)
+	for i := 0; ; i++ {
+		line := fmt.Sprintf("COMPANY%03d,CR-RIB-BLACK,%d,3900,gbp,2025-%02d-%02d,INV-%07d\n", i%100, 1+i%7, 1+i%12, 1+i%28, i)
+		if file.Len()+len(line) > maxImportUpload {
+			break
+		}
+		file.WriteString(line)
+	}
+	rows := bytes.Count(file.Bytes(), []byte("\n")) - 1
+	var preview, confirm time.Duration
+	for b.Loop() {
+		e.exec(`DELETE FROM sales`)
+		t0 := time.Now()
+		status, page := e.upload(admin, "sales", "big.csv", file.Bytes())
+		preview += time.Since(t0)
+		id := uploadID(page)
+		if status != http.StatusOK || id == "" {
+			b.Fatalf("preview: %d", status)
+		}
+		t1 := time.Now()
+		resp := e.postForm(admin, "/admin/import/confirm", url.Values{"upload": {id}})
+		resp.Body.Close()
+		confirm += time.Since(t1)
+		if resp.StatusCode != http.StatusSeeOther {
+			b.Fatalf("confirm: %d", resp.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(rows), "rows")
+	b.ReportMetric(preview.Seconds()/float64(b.N), "preview-s")
+	b.ReportMetric(confirm.Seconds()/float64(b.N), "confirm-s")
+}
