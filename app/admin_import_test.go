@@ -452,3 +452,30 @@ func BenchmarkAdminImportLargestUpload(b *testing.B) {
 	b.ReportMetric(preview.Seconds()/float64(b.N), "preview-s")
 	b.ReportMetric(confirm.Seconds()/float64(b.N), "confirm-s")
 }
+
+// A file that passed its preview but no longer passes when confirmed (another contact took an
+// address meanwhile) imports nothing and shows the new problem.
+func TestImportConfirmRechecksTheFile(t *testing.T) {
+	e, admin := importEnv(t, adminEnvOptions{})
+	_, page := e.upload(admin, "contacts", "c.csv", []byte("contact_id,company_id,email\nNEW1,EXCO123,first@new.example\nNEW2,EXCO123,second@new.example\n"))
+	id := uploadID(page)
+	if id == "" {
+		t.Fatalf("no upload id: %.400s", page)
+	}
+	if _, err := ImportCSV(context.Background(), e.db, "contacts", strings.NewReader("contact_id,email\nOTHER,second@new.example\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+	resp := e.postForm(admin, "/admin/import/confirm", url.Values{"upload": {id}})
+	body := html.UnescapeString(readBody(resp))
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "the file no longer passes the checks") ||
+		!strings.Contains(body, `<td class="num">3</td><td>email</td><td><code>"second@new.example"</code></td><td>contact OTHER already has this address</td>`) ||
+		uploadID(body) != "" {
+		t.Fatalf("%d %.800s", resp.StatusCode, body)
+	}
+	if n := countRows(t, e.db, "contacts"); n != 1 {
+		t.Fatalf("%d contacts, want only OTHER", n)
+	}
+	if actions := strings.Join(e.auditActions(), " "); strings.Contains(actions, "import") {
+		t.Fatalf("a refused confirmation was audited as an import: %s", actions)
+	}
+}
