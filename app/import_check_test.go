@@ -149,3 +149,40 @@ func TestImportCommandReportsEveryInvalidRow(t *testing.T) {
 		t.Fatalf("refused files wrote %d prices", n)
 	}
 }
+
+// FuzzValidateCSV: whatever the bytes, a check answers without error, lists at most 100
+// problems in line order, each with a reason, counts rows consistently, and writes nothing.
+func FuzzValidateCSV(f *testing.F) {
+	for _, kind := range ImportKinds() {
+		b, err := os.ReadFile(filepath.Join("..", "examples", kind+".csv"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(kind, string(b))
+	}
+	f.Add("prices", "product_code,currency,unit_amount\nA,gbp,39.00\n\"x\ny,eur,1\n")
+	db := openTestDB(f)
+	importExamples(f, db)
+	before := countRows(f, db, "sales") + countRows(f, db, "contacts")
+	f.Fuzz(func(t *testing.T, kind, body string) {
+		if _, ok := importSpecs[kind]; !ok {
+			return
+		}
+		check, err := ValidateCSV(context.Background(), db, kind, strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("validate: %v", err)
+		}
+		if len(check.Problems) > MaxListedProblems || len(check.Problems) > check.Invalid || check.Valid > check.Rows ||
+			(check.Invalid == 0) != (check.Err() == nil) || (check.Invalid > 0 && len(check.Problems) == 0) {
+			t.Fatalf("inconsistent check: rows %d valid %d invalid %d listed %d", check.Rows, check.Valid, check.Invalid, len(check.Problems))
+		}
+		for i, p := range check.Problems {
+			if p.Reason == "" || (i > 0 && p.Line < check.Problems[i-1].Line) {
+				t.Fatalf("problem %d: %+v", i, p)
+			}
+		}
+		if countRows(t, db, "sales")+countRows(t, db, "contacts") != before {
+			t.Fatal("a check wrote rows")
+		}
+	})
+}
