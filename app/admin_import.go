@@ -182,7 +182,11 @@ func (p importPreview) Refusal() string {
 	return ""
 }
 
+// importPage is the page's data with kind chosen in the form (the first kind when kind is none).
 func (s *Server) importPage(r *http.Request, kind string) importPage {
+	if _, ok := importSpecs[kind]; !ok {
+		kind = ImportKinds()[0]
+	}
 	page := importPage{Kind: kind, MaxSize: byteSize(s.admin.imports.maxFile)}
 	for _, k := range ImportKinds() {
 		req, opt := ImportColumns(k)
@@ -213,11 +217,7 @@ type recentImport struct {
 }
 
 func (s *Server) handleImportForm(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	kind := r.URL.Query().Get("kind")
-	if _, ok := importSpecs[kind]; !ok {
-		kind = ImportKinds()[0]
-	}
-	s.render(w, r, http.StatusOK, pageImport, "Import CSV", s.importPage(r, kind))
+	s.render(w, r, http.StatusOK, pageImport, "Import CSV", s.importPage(r, r.URL.Query().Get("kind")))
 }
 
 // errUploadTooLarge is a file past the page's limit.
@@ -355,7 +355,7 @@ func (s *Server) handleImportConfirm(w http.ResponseWriter, r *http.Request, _ h
 	}
 	hold, err := s.admin.imports.take(s.db.Now(), principalFrom(r.Context()).User.ID, r.PostForm.Get("upload"))
 	if err != nil {
-		page := s.importPage(r, ImportKinds()[0])
+		page := s.importPage(r, "")
 		page.Message = "Nothing was imported: " + err.Error() + "."
 		s.render(w, r, http.StatusGone, pageImport, "Import CSV", page)
 		return
