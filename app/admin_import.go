@@ -32,8 +32,8 @@ import (
 
 const (
 	// maxImportUpload is the largest file the page takes: about 145,000 sales rows, which
-	// imported in 42 s on a 2-core host at a load average of 16 (BenchmarkAdminImportLargestUpload),
-	// inside importTimeout; larger files go through the CLI.
+	// import in 9 s on an idle 2-core host, 42 s at a load average of 16
+	// (BenchmarkAdminImportLargestUpload), inside importTimeout; larger files go through the CLI.
 	maxImportUpload = 8 << 20
 	// maxImportHeld caps the bytes of all previews waiting for their confirmation together;
 	// past it the oldest is dropped (its confirm then asks to upload again).
