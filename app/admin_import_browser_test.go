@@ -79,6 +79,11 @@ func TestAdminImportInBrowser(t *testing.T) {
 	if n := countRows(t, e.db, "sales"); n != 2 {
 		t.Fatalf("%d sales rows after the confirmation", n)
 	}
+	// At a phone's width the page (columns, recent imports) does not widen: tables scroll in their card.
+	inBrowser(t, ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.url+"/admin/import"), chromedp.WaitVisible(css(`#recent-imports`)))
+	if w := fromBrowser(t, ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`)); w[0] > w[1] {
+		t.Errorf("at 390 px the import page is %d px wide", w[0])
+	}
 	entries, err := e.db.ListAudit(t.Context(), store.AuditFilter{Action: "import"})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "ann@example.com" {
 		t.Fatalf("audit %v %v", entries, err)
