@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,7 @@ func (s *Server) newConsole() (*console.Console, error) {
 		refusals: s.refusals, guesses: s.guesses,
 		replicator: func() *store.Replicator { return s.replicator },
 		ingest:     func(ctx context.Context, body []byte) (store.StripeOutcome, error) { return s.stripe.ingest(ctx, body) },
+		replayZoho: s.replayZoho,
 		startCheckout: func(ctx context.Context, n store.NewOrder) (checkoutResponse, error) {
 			return s.stripe.startCheckout(ctx, n)
 		},
@@ -71,6 +73,7 @@ type consoleServices struct {
 	guesses       *guessThrottle
 	replicator    func() *store.Replicator
 	ingest        func(ctx context.Context, body []byte) (store.StripeOutcome, error)
+	replayZoho    func(ctx context.Context, d store.AdminDelivery) (zohoOutcome, error)
 	startCheckout func(ctx context.Context, n store.NewOrder) (checkoutResponse, error)
 	checkAPIToken func(w http.ResponseWriter, r *http.Request, token string) bool
 }
@@ -85,6 +88,11 @@ func (c *consoleServices) RunDueJobs(ctx context.Context, budget time.Duration) 
 
 func (c *consoleServices) ReplayStripe(ctx context.Context, body []byte) (store.StripeOutcome, error) {
 	return c.ingest(ctx, body)
+}
+
+func (c *consoleServices) ReplayZoho(ctx context.Context, d store.AdminDelivery) (console.ZohoReplay, error) {
+	out, err := c.replayZoho(ctx, d)
+	return console.ZohoReplay{EventID: out.EventID, Repeat: out.Repeat}, err
 }
 
 func (c *consoleServices) UnsavedRefusals() map[string]store.Refusals {
@@ -186,4 +194,40 @@ func (c *consoleServices) VerifyPassword(ctx context.Context, compare func() boo
 func BootstrapAdmin(ctx context.Context, db *store.DB, cfg *Config, demo bool, out func(format string, args ...any)) error {
 	return console.BootstrapAdmin(ctx, db, console.BootstrapConfig{AdminEmail: cfg.AdminEmail,
 		AdminPassword: cfg.AdminPassword, BaseURL: cfg.BaseURL}, demo, out)
+}
+
+func (c *consoleServices) ImportKinds() []console.ImportKind {
+	var out []console.ImportKind
+	for _, k := range ImportKinds() {
+		req, opt := ImportColumns(k)
+		out = append(out, console.ImportKind{Name: k, Required: req, Optional: opt})
+	}
+	return out
+}
+
+// CheckCSV checks an uploaded file as `technifold import` does (ValidateCSV).
+func (c *consoleServices) CheckCSV(ctx context.Context, kind string, data []byte) (*console.ImportCheck, error) {
+	check, err := ValidateCSV(ctx, c.db, kind, bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	out := &console.ImportCheck{Kind: check.Kind, Rows: check.Rows, Valid: check.Valid, Invalid: check.Invalid,
+		Header: check.Header}
+	for _, p := range check.Problems {
+		out.Problems = append(out.Problems, console.ImportProblem{Line: p.Line, Column: p.Column, Value: p.Value, Reason: p.Reason})
+	}
+	for _, s := range check.Sample {
+		out.Sample = append(out.Sample, console.ImportSample{Line: s.Line, Values: s.Values})
+	}
+	return out, nil
+}
+
+// ImportCSV imports an uploaded file as `technifold import` does (same checks, same chunks).
+func (c *consoleServices) ImportCSV(ctx context.Context, kind string, data []byte) (console.ImportResult, error) {
+	res, err := ImportCSVWith(ctx, c.db, kind, bytes.NewReader(data), ImportOptions{})
+	out := console.ImportResult{Rows: res.Rows, Changed: res.Changed, Committed: res.Committed}
+	if part := (*ImportInterrupted)(nil); errors.As(err, &part) {
+		return out, &console.ImportInterrupted{Committed: part.Committed, Rows: part.Rows, Err: part.Err}
+	}
+	return out, err
 }

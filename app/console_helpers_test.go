@@ -26,12 +26,20 @@ const (
 	setupState = "admin_setup_token"
 	// purchasesPageSize is how many purchase lines a company page shows (console/engagement.go).
 	purchasesPageSize = 25
+	// importHoldTTL is how long an import preview can be confirmed (console/import.go).
+	importHoldTTL = 30 * time.Minute
+	// maxImportUpload is the largest file the import page takes (console/import.go).
+	maxImportUpload = 8 << 20
+	// denyImport is what staff are told about the import (console/import.go).
+	denyImport = "Only admins can import CSV files."
 )
 
-// CreateUser and CreateSetupToken are the console's.
+// The console's functions the tests use.
 var (
 	CreateUser       = console.CreateUser
 	CreateSetupToken = console.CreateSetupToken
+	jobLabel         = console.JobLabel
+	auditLabel       = console.AuditLabel
 )
 
 // newSecret returns 32 random bytes as unpadded base64url, like a session id.
@@ -55,4 +63,14 @@ func absoluteTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 
 func passwordSignsIn(ctx context.Context, db *store.DB, email, password string) bool {
 	u, err := db.UserByEmail(ctx, email)
 	return err == nil && !u.Disabled && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
+}
+
+// routeDeny is what a caller below a declared admin route's role is told.
+func routeDeny(method, path string) string {
+	for _, rt := range console.DeclaredRoutes() {
+		if rt.Method == method && rt.Path == path {
+			return rt.Deny
+		}
+	}
+	return ""
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"time"
@@ -76,18 +75,6 @@ func zohoFailureKey(in zohoWebhook, now time.Time) string {
 
 // replayZoho feeds a stored Zoho delivery through ingestZoho again.
 func (s *Server) replayZoho(ctx context.Context, d store.AdminDelivery) (zohoOutcome, error) {
-	return s.ingestZoho(ctx, zohoDelivery{ContentType: zohoStoredContentType(d), Body: []byte(d.Body),
+	return s.ingestZoho(ctx, zohoDelivery{ContentType: d.ReadAs(), Body: []byte(d.Body),
 		Key: d.EventID, ReceivedAt: d.ReceivedAt})
-}
-
-// zohoStoredContentType is how to read a stored body: as it arrived; rows kept before the
-// Content-Type was stored are form fields unless the body is a JSON object.
-func zohoStoredContentType(d store.AdminDelivery) string {
-	if d.ContentType != "" {
-		return d.ContentType
-	}
-	if b := bytes.TrimSpace([]byte(d.Body)); len(b) > 0 && b[0] != '{' {
-		return "application/x-www-form-urlencoded"
-	}
-	return "" // read as JSON, as the webhook reads a delivery without a Content-Type
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"time"
@@ -134,4 +135,17 @@ func (tx *Tx) RecordZohoFailure(ctx context.Context, f ZohoFailure) error {
 		WHERE webhook_deliveries.status = 'failed'`,
 		f.Key, nullStr(f.EventType), tx.NowText(), f.Reason, nullStr(f.Body), nullStr(f.ContentType))
 	return err
+}
+
+// ReadAs is the content type to read a stored body as: as it arrived; rows kept before the
+// Content-Type was stored are form fields unless the body is a JSON object (Zoho CRM posts
+// either; Stripe always JSON).
+func (d AdminDelivery) ReadAs() string {
+	if d.ContentType != "" {
+		return d.ContentType
+	}
+	if b := bytes.TrimSpace([]byte(d.Body)); len(b) > 0 && b[0] != '{' {
+		return "application/x-www-form-urlencoded"
+	}
+	return "" // read as JSON, as the webhook reads a delivery without a Content-Type
 }

@@ -22,6 +22,7 @@ type Console struct {
 	devices     deviceKeyring // key of the device cookies (device.go)
 	static      http.Handler
 	suggestions *suggestionCache
+	imports     *importHolds // uploads previewed on the import page (import.go)
 }
 
 // New parses the templates and builds the console. cfg is copied.
@@ -35,7 +36,8 @@ func New(cfg Config, db *store.DB, svc Services, logger *slog.Logger) (*Console,
 		return nil, err
 	}
 	return &Console{cfg: &cfg, db: db, svc: svc, logger: logger, pages: pages,
-		cop: newCrossOriginProtection(cfg.BaseURL), static: static, suggestions: newSuggestionCache(db)}, nil
+		cop: newCrossOriginProtection(cfg.BaseURL), static: static, suggestions: newSuggestionCache(db),
+		imports: newImportHolds()}, nil
 }
 
 // Route is one route for the server's router.
@@ -113,3 +115,9 @@ const (
 	// DemoAdminEmail is the demo admin's account (serve --demo).
 	DemoAdminEmail = demoAdminEmail
 )
+
+// JobLabel names a job kind as staff read it ("Offer e-mail"); unknown kinds by their words.
+func JobLabel(kind string) string { return jobLabel(kind) }
+
+// AuditLabel names an audit action as the audit log shows it ("Signed in").
+func AuditLabel(action string) string { return auditLabel(action) }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -21,7 +22,11 @@ import (
 
 // fakeServices stands in for the server: it takes one API token, never throttles, and fails
 // every action that reaches outside the console.
-type fakeServices struct{ token string }
+type fakeServices struct {
+	token string
+	// checked and imported count the importer's calls; every file checks as valid sales.
+	checked, imported int
+}
 
 func (f *fakeServices) JobTypes() []string { return nil }
 func (f *fakeServices) WakeWorker()        {}
@@ -30,6 +35,22 @@ func (f *fakeServices) RunDueJobs(context.Context, time.Duration) (int, int, err
 }
 func (f *fakeServices) ReplayStripe(context.Context, []byte) (store.StripeOutcome, error) {
 	return store.StripeOutcome{}, store.Errorf(store.EUNAVAILABLE, "no ingest in console tests")
+}
+func (f *fakeServices) ReplayZoho(context.Context, store.AdminDelivery) (ZohoReplay, error) {
+	return ZohoReplay{}, store.Errorf(store.EUNAVAILABLE, "no ingest in console tests")
+}
+func (f *fakeServices) ImportKinds() []ImportKind {
+	return []ImportKind{{Name: "sales", Required: []string{"company_id", "product_code"}}}
+}
+func (f *fakeServices) CheckCSV(_ context.Context, kind string, data []byte) (*ImportCheck, error) {
+	f.checked++
+	rows := bytes.Count(data, []byte("\n")) - 1
+	return &ImportCheck{Kind: kind, Rows: rows, Valid: rows}, nil
+}
+func (f *fakeServices) ImportCSV(_ context.Context, _ string, data []byte) (ImportResult, error) {
+	f.imported++
+	rows := bytes.Count(data, []byte("\n")) - 1
+	return ImportResult{Rows: rows, Changed: rows, Committed: rows}, nil
 }
 func (f *fakeServices) UnsavedRefusals() map[string]store.Refusals { return nil }
 func (f *fakeServices) SendOffers(context.Context, OfferSendRequest) (OfferSendReport, error) {

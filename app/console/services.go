@@ -59,6 +59,7 @@ type Services interface {
 	Offers
 	Integrations
 	Guard
+	Importer
 }
 
 // Jobs is the outbox worker as the outbox pages and the retry API use it.
@@ -76,6 +77,9 @@ type Webhooks interface {
 	// ReplayStripe feeds a stored Stripe delivery's body through the webhook's ingest path
 	// (the signature was verified when it arrived).
 	ReplayStripe(ctx context.Context, body []byte) (store.StripeOutcome, error)
+	// ReplayZoho feeds a stored Zoho CRM delivery through the webhook's ingest path again
+	// (its secret was checked when it arrived).
+	ReplayZoho(ctx context.Context, d store.AdminDelivery) (ZohoReplay, error)
 	// UnsavedRefusals are the refused webhook requests counted in memory and not yet
 	// written, per provider (the health table adds them to the stored ones).
 	UnsavedRefusals() map[string]store.Refusals
@@ -129,6 +133,12 @@ type BusyError struct {
 
 func (e *BusyError) Error() string { return e.Err.Error() }
 func (e *BusyError) Unwrap() error { return e.Err }
+
+// ZohoReplay is what replaying a Zoho CRM delivery did.
+type ZohoReplay struct {
+	EventID int64 // the engagement event recorded (0 for a repeat)
+	Repeat  bool  // already applied: nothing changed
+}
 
 // ZohoAlert is the alert the Zoho sync raises when Zoho refuses its credentials.
 type ZohoAlert struct {

@@ -37,7 +37,7 @@ func (s *Console) replayDelivery(ctx context.Context, d store.AdminDelivery) (st
 
 // replayZohoDelivery replays a Zoho CRM delivery (replayZoho) and words the outcome.
 func (s *Console) replayZohoDelivery(ctx context.Context, d store.AdminDelivery) (string, map[string]any, error) {
-	out, err := s.replayZoho(ctx, d)
+	out, err := s.svc.ReplayZoho(ctx, d)
 	status := store.DeliveryProcessed
 	if out.Repeat {
 		status = store.DeliveryDuplicate
@@ -60,7 +60,7 @@ func (s *Console) replayZohoDelivery(ctx context.Context, d store.AdminDelivery)
 // post them) one "name = value" per line, decoded.
 func deliveryBodyText(d store.AdminDelivery) string {
 	if d.Provider == "zoho" {
-		if mt, _, _ := mime.ParseMediaType(zohoStoredContentType(d)); mt == "application/x-www-form-urlencoded" {
+		if mt, _, _ := mime.ParseMediaType(d.ReadAs()); mt == "application/x-www-form-urlencoded" {
 			if vals, err := url.ParseQuery(d.Body); err == nil {
 				var lines []string
 				for k, vs := range vals {
