@@ -460,6 +460,10 @@ func (s *Server) handleCompany(w http.ResponseWriter, r *http.Request, ps httpro
 		s.renderError(w, r, err)
 		return
 	}
+	if err = s.decorateCompanySuggestions(ctx, page.Suggestions); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	if page.Payload, err = s.db.GetConsumablePayload(ctx, id); err != nil {
 		s.renderError(w, r, err)
 		return

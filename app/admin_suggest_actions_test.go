@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -162,21 +163,70 @@ func TestSuggestionExplainedAndActedOn(t *testing.T) {
 }
 
 func TestExplainScore(t *testing.T) {
+	gbp := store.PurchaseStats{Lifetime: map[string]int64{"gbp": 942850}}
+	two := store.PurchaseStats{Lifetime: map[string]int64{"gbp": 9428, "eur": 5250}}
 	for _, tc := range []struct {
-		s    store.Suggestion
-		want string
+		s     store.Suggestion
+		stats store.PurchaseStats
+		want  string
 	}{
 		{store.Suggestion{ActionType: "reorder_reminder", PriorityScore: 90,
-			ActionMeta: []byte(`{"orders":5,"days_since_last_order":137,"average_gap_days":30.2}`)},
-			"Last order 137 days ago; usually every 30 days; reorder reminders score 90; 5 orders in the purchase history."},
+			ActionMeta: []byte(`{"orders":5,"days_since_last_order":137,"average_gap_days":30.2}`)}, gbp,
+			"Last purchase 137 days ago; usually every 30 days; reorder reminders score 90; 5 purchases in the purchase history; lifetime value £9,428.50."},
 		{store.Suggestion{ActionType: "engagement_needed", PriorityScore: 95,
-			ActionMeta: []byte(`{"orders":2,"days_since_last_order":200,"lifetime_value":6000}`)},
-			"No order and no engagement for 200 days; score 95 because purchases total more than 5,000; 2 orders in the purchase history."},
-		{store.Suggestion{ActionType: "portal_invite", PriorityScore: 70, ActionMeta: []byte(`{"orders":4}`)},
-			"4 orders and no visit to the reorder portal in the last 30 days; portal invitations score 70."},
+			ActionMeta: []byte(`{"orders":2,"days_since_last_order":200,"lifetime_value":6000}`)}, gbp,
+			"No purchase and no engagement for 200 days; score 95 because purchases total more than 5,000 (lifetime value £9,428.50); 2 purchases in the purchase history."},
+		{store.Suggestion{ActionType: "engagement_needed", PriorityScore: 65,
+			ActionMeta: []byte(`{"orders":1,"days_since_last_order":200}`)}, two,
+			"No purchase and no engagement for 200 days; score 65 because purchases total more than 500 (lifetime value €52.50, £94.28); 1 purchase in the purchase history."},
+		{store.Suggestion{ActionType: "portal_invite", PriorityScore: 70, ActionMeta: []byte(`{"orders":4}`)}, store.PurchaseStats{},
+			"4 purchases and no visit to the reorder portal in the last 30 days; portal invitations score 70."},
 	} {
-		if got := explainScore(tc.s); got != tc.want {
+		if got := explainScore(tc.s, tc.stats); got != tc.want {
 			t.Errorf("explainScore(%s) = %q, want %q", tc.s.ActionType, got, tc.want)
 		}
+	}
+}
+
+// TestSuggestionTextsSayPurchasesWithCurrency: on the suggestions page and the company page,
+// a suggestion is explained in the pages' vocabulary (purchases, not "orders", which are web
+// checkouts) and any lifetime value carries its currency; the view's raw reason (a bare
+// "Lifetime value 9428.50") is not shown.
+func TestSuggestionTextsSayPurchasesWithCurrency(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.loadDemo()
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	c := e.login("sam@example.com", testPassword)
+	all, err := e.db.AllSuggestions(t.Context())
+	if err != nil || len(all) == 0 {
+		t.Fatalf("suggestions: %v %d", err, len(all))
+	}
+	bare := regexp.MustCompile(`(?i)\d+ orders|last order|no order|lifetime value \d`)
+	money := regexp.MustCompile(`lifetime value [£€$]\d`)
+	seen := map[string]bool{}
+	for _, sg := range all {
+		if seen[sg.ActionType] {
+			continue
+		}
+		seen[sg.ActionType] = true
+		for _, path := range []string{"/admin/suggestions?action=" + sg.ActionType + "&company=" + sg.CompanyID, "/admin/companies/" + sg.CompanyID} {
+			status, body := e.get(c, path)
+			if status != http.StatusOK {
+				t.Fatalf("%s: %d", path, status)
+			}
+			text := regexp.MustCompile(`<[^>]+>`).ReplaceAllString(body, " ")
+			if m := bare.FindString(text); m != "" {
+				t.Errorf("%s (%s) says %q", path, sg.ActionType, m)
+			}
+			if sg.ActionType != "portal_invite" && !money.MatchString(text) {
+				t.Errorf("%s (%s): no lifetime value with its currency", path, sg.ActionType)
+			}
+			if !strings.Contains(text, "purchases in the purchase history") && !strings.Contains(text, "purchases and no visit") {
+				t.Errorf("%s (%s): no explanation in words", path, sg.ActionType)
+			}
+		}
+	}
+	if len(seen) < 3 {
+		t.Errorf("the demo shows %d kinds of suggestion, want 3", len(seen))
 	}
 }
