@@ -42,6 +42,7 @@ type statusCount struct {
 
 type sourceCount struct {
 	Source string
+	Label  string // the source as staff know it
 	N      int64
 	Width  float64 // percent of the largest
 }
@@ -131,7 +132,7 @@ func (s *Server) sourceCounts(ctx context.Context, since time.Time) ([]sourceCou
 	var top, total int64
 	for _, src := range []string{"stripe", "zoho", "web", "admin", "system"} {
 		n := bySource[src]
-		out = append(out, sourceCount{Source: src, N: n})
+		out = append(out, sourceCount{Source: src, Label: store.EventSourceLabel(src), N: n})
 		top, total = max(top, n), total+n
 	}
 	for i := range out {

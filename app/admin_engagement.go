@@ -34,7 +34,7 @@ type timelinePage struct {
 	Events     []store.FeedEvent
 	NextURL    string
 	NewestURL  string
-	Sources    []string
+	Sources    []eventOption
 	EventNames []eventOption
 	Message    string
 	// Choices are the companies an ambiguous company name matches.
@@ -79,7 +79,7 @@ func (s *Server) parseFeedFilter(ctx context.Context, q url.Values) (store.FeedF
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := timelinePage{Sources: eventSources(), EventNames: eventOptions()}
+	page := timelinePage{Sources: sourceOptions(), EventNames: eventOptions()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
 	page.Q = tq
 	if err == nil && tq.Company != "" {

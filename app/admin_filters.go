@@ -53,6 +53,15 @@ func (s *Server) resolveCompany(ctx context.Context, typed string) (string, []st
 // eventOption is one entry of the event-type filter: the declared name and its label.
 type eventOption struct{ Name, Label string }
 
+// sourceOptions lists the event sources with their human labels.
+func sourceOptions() []eventOption {
+	var out []eventOption
+	for _, s := range store.EventSources() {
+		out = append(out, eventOption{Name: s, Label: store.EventSourceLabel(s)})
+	}
+	return out
+}
+
 // eventOptions lists the declared event names with their human labels.
 func eventOptions() []eventOption {
 	var out []eventOption
