@@ -40,3 +40,30 @@ func TestFiltersAndCountsUseHumanLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxNamesJobKinds: the outbox's counts and list name job kinds as staff know them;
+// a job's raw kind, dedupe key and payload are in its collapsed technical details.
+func TestOutboxNamesJobKinds(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	e.exec(`INSERT INTO outbox (id, job_type, payload, status, attempts, last_error, dedupe_key, scheduled_for, created_at, updated_at)
+		VALUES (77, 'send_offer_email', '{"contact_id":"K1"}', 'dead', 5, 'smtp refused', 'send_offer_email:K1', ?1, ?1, ?1)`, store.FormatTime(e.db.Now()))
+	_, body := e.get(c, "/admin/outbox")
+	if !strings.Contains(body, "#77 Offer e-mail</a>") || !strings.Contains(body, `<a href="/admin/outbox?type=send_offer_email">Offer e-mail</a>`) {
+		t.Errorf("outbox does not name the job kind:\n%s", body)
+	}
+	if regexp.MustCompile(`>[^<]*send_offer_email[^<]*<`).MatchString(body) {
+		t.Errorf("outbox shows the raw kind as text:\n%s", body)
+	}
+	_, body = e.get(c, "/admin/jobs/77")
+	outside := regexp.MustCompile(`(?s)<details.*?</details>`).ReplaceAllString(body, "")
+	for _, raw := range []string{"send_offer_email", "contact_id", "Dedupe key"} {
+		if strings.Contains(outside, raw) {
+			t.Errorf("job page shows %q outside its technical details", raw)
+		}
+		if raw != "Dedupe key" && !strings.Contains(body, raw) {
+			t.Errorf("job page lost %q", raw)
+		}
+	}
+}
