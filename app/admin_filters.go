@@ -84,6 +84,21 @@ func timelineFor(q timelineQuery, id string) string {
 	return "/admin/timeline?" + v.Encode()
 }
 
+// auditGroupLabel names a group of audit actions ("api" → "API") for the filter.
+func auditGroupLabel(g string) string {
+	switch g {
+	case "api":
+		return "API"
+	case "login":
+		return "sign-in"
+	case "zoho":
+		return "Zoho"
+	case "payment_link":
+		return "payment link"
+	}
+	return strings.ReplaceAll(g, "_", " ")
+}
+
 // auditActionOptions lists the audit filter's choices by label: each labelled action, and a
 // "Any … action" entry per group (the "outbox." prefix matches every outbox action).
 func auditActionOptions() []eventOption {
@@ -96,7 +111,7 @@ func auditActionOptions() []eventOption {
 		}
 	}
 	for g := range groups {
-		out = append(out, eventOption{Name: g, Label: "Any " + strings.TrimSuffix(g, ".") + " action"})
+		out = append(out, eventOption{Name: g, Label: "Any " + auditGroupLabel(strings.TrimSuffix(g, ".")) + " action"})
 	}
 	slices.SortFunc(out, func(a, b eventOption) int { return strings.Compare(a.Label, b.Label) })
 	return out

@@ -472,7 +472,7 @@ func withQuery(path string, q url.Values, set ...string) string {
 // auditLabels are the audit log's actions as staff read them; the raw action stays in the
 // row's technical details.
 var auditLabels = map[string]string{
-	"api.post":              "API call",
+	"api.post":              "API call: create or change",
 	"login":                 "Signed in",
 	"login.failed":          "Sign-in failed",
 	"logout":                "Signed out",
@@ -484,6 +484,8 @@ var auditLabels = map[string]string{
 	"replication.sync":      "Replica synced now",
 	"suggestion.dismiss":    "Suggestion dismissed",
 	"suggestion.snooze":     "Suggestion snoozed",
+	"suggestion.restore":    "Suggestion restored",
+	"payment_link.create":   "Payment link created",
 	"user.create":           "User created",
 	"user.disable":          "User disabled",
 	"user.enable":           "User enabled",
@@ -495,7 +497,7 @@ var auditLabels = map[string]string{
 	"user.role":             "Role changed",
 	"import":                "CSV imported",
 	"backup.verify":         "Backup verified",
-	"api.delete":            "API call",
+	"api.delete":            "API call: delete",
 	"offer.preview":         "Offer previewed",
 	"offer.fresh_link_sent": "Fresh offer link sent",
 }
