@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -85,5 +86,23 @@ func TestAuditFilterLabelsAreDistinct(t *testing.T) {
 		if _, ok := auditLabels[action]; !ok {
 			t.Errorf("audit action %s has no label", action)
 		}
+	}
+}
+
+// TestEveryMessageIsABanner: the warnings and notices pages show are the one banner (the
+// company page's "sending is off", the users page's "created"), not look-alike paragraphs.
+func TestEveryMessageIsABanner(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.loadDemo()
+	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	_, body := e.get(c, "/admin/companies/COMPANY101")
+	if !strings.Contains(body, `<div class="banner warn" role="status">Sending offers is not available`) {
+		t.Errorf("company page's note is not a banner:\n%s", body)
+	}
+	resp := e.postForm(c, "/admin/users", url.Values{"email": {"new@example.com"}, "role": {"staff"}})
+	body = readBody(resp)
+	if !strings.Contains(body, `<div class="banner notice" role="status">`) || strings.Contains(body, `<div class="notice"`) {
+		t.Errorf("users page's notice is not a banner (%d):\n%s", resp.StatusCode, body)
 	}
 }
