@@ -40,6 +40,16 @@ func TestCompanyPageSuggestionsInBrowser(t *testing.T) {
 		if !strings.Contains(explain, "purchase") || strings.Contains(explain, " orders") {
 			t.Errorf("%d px: explanation %q", width, explain)
 		}
+		// Sending is off here: its button looks switched off, not like the live ones.
+		if look := fromBrowser(t, ctx, chromedp.Evaluate[[]string](`(() => {
+			const live = document.body.appendChild(document.createElement("button"));
+			const off = document.querySelector("#h-sugg ~ .actions button[disabled]");
+			const out = [getComputedStyle(live).backgroundColor, off ? getComputedStyle(off).backgroundColor : ""];
+			live.remove();
+			return out;
+		})()`)); look[1] == "" || look[0] == look[1] {
+			t.Errorf("%d px: a disabled Send button looks like a live one (%v)", width, look)
+		}
 		form := `#h-sugg ~ .actions form.offer-actions`
 		inBrowser(t, ctx,
 			chromedp.SetValue(css(form+` select[name="offer_key"]`), "winback"),
