@@ -106,3 +106,20 @@ func TestEveryMessageIsABanner(t *testing.T) {
 		t.Errorf("users page's notice is not a banner (%d):\n%s", resp.StatusCode, body)
 	}
 }
+
+// TestCurrencyCodesAreWrittenAsStaffWriteThem: the orders totals and the company page name a
+// currency "EUR", not the stored "eur".
+func TestCurrencyCodesAreWrittenAsStaffWriteThem(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.loadDemo()
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	_, body := e.get(c, "/admin/orders")
+	if !strings.Contains(body, "<h2>EUR</h2>") || strings.Contains(body, "<h2>eur</h2>") {
+		t.Errorf("orders totals do not name the currency EUR:\n%s", body)
+	}
+	_, body = e.get(c, "/admin/companies/COMPANY101")
+	if !strings.Contains(body, "<dt>Currency</dt><dd>GBP</dd>") {
+		t.Errorf("company page currency:\n%s", body)
+	}
+}

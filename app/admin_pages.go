@@ -272,6 +272,8 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 			return formatMoney(*v, currency)
 		},
 		"pretty": prettyJSON,
+		// currency shows a stored currency code as staff write it: "gbp" → "GBP".
+		"currency": strings.ToUpper,
 		"pct": func(part, whole int64) string {
 			if whole == 0 {
 				return "–"
