@@ -230,3 +230,28 @@ func TestSuggestionTextsSayPurchasesWithCurrency(t *testing.T) {
 		t.Errorf("the demo shows %d kinds of suggestion, want 3", len(seen))
 	}
 }
+
+// TestCompanyPageShowsWhatWasDoneAndDecisions: the company page's suggestions say what was
+// last done for the company (by whom, when) and which suggestion is snoozed, as the
+// suggestions page does.
+func TestCompanyPageShowsWhatWasDoneAndDecisions(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) { c.TokenSecret = offerTestSecret }})
+	e.loadDemo()
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	c := e.login("sam@example.com", testPassword)
+	all, err := e.db.AllSuggestions(t.Context())
+	if err != nil || len(all) == 0 {
+		t.Fatalf("suggestions: %v", err)
+	}
+	sg := all[0]
+	resp := e.postForm(c, "/admin/suggestions/link", url.Values{"company_id": {sg.CompanyID}, "offer_key": {"winback"}})
+	resp.Body.Close()
+	resp = e.postForm(c, "/admin/suggestions/snooze", url.Values{"company_id": {sg.CompanyID}, "action_type": {sg.ActionType}, "days": {"7"}})
+	resp.Body.Close()
+	_, body := e.get(c, "/admin/companies/"+sg.CompanyID)
+	for _, want := range []string{"Last done: Offer link created (winback offer) by sam@example.com just now", "Snoozed until ", " by sam@example.com."} {
+		if !strings.Contains(body, want) {
+			t.Errorf("company page lacks %q:\n%s", want, body)
+		}
+	}
+}
