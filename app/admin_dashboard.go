@@ -171,6 +171,12 @@ func (s *Server) dashboardAlerts(ctx context.Context, now time.Time, d *dashboar
 		alerts = append(alerts, dashboardAlert{Level: "warn", Text: "Zoho Books daily API limit reached: Zoho jobs wait until " +
 			absoluteTime(until) + "."})
 	}
+	if n, err := s.db.CountCancelledButPaid(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		alerts = append(alerts, dashboardAlert{Level: "bad", Link: "/admin/orders?status=cancelled", Text: plural(n, "cancelled order was", "cancelled orders were") +
+			" paid: refund the payment in Stripe, or take the order back."})
+	}
 	// Dead jobs, refused webhooks, backup verification and replication errors are stated by
 	// the health table (admin_health.go), once.
 	d.Alerts = alerts
