@@ -123,3 +123,30 @@ func TestCurrencyCodesAreWrittenAsStaffWriteThem(t *testing.T) {
 		t.Errorf("company page currency:\n%s", body)
 	}
 }
+
+// TestWebhookDeliveriesNameTheirEvents: the deliveries list and a delivery's page name the
+// event as staff know it; the provider's raw type is in the technical details.
+func TestWebhookDeliveriesNameTheirEvents(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.loadDemo()
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	_, body := e.get(c, "/admin/webhooks")
+	outside := regexp.MustCompile(`(?s)<details.*?</details>`).ReplaceAllString(body, "")
+	for _, raw := range []string{"email_opened", "deal_won", "checkout.session.completed"} {
+		if strings.Contains(outside, raw) {
+			t.Errorf("deliveries list shows %q outside technical details", raw)
+		}
+		if !strings.Contains(body, "<code>"+raw+"</code>") {
+			t.Errorf("deliveries list lost %q from its technical details", raw)
+		}
+	}
+	for _, label := range []string{"Opened an e-mail", "Deal won", "Completed a checkout"} {
+		if !strings.Contains(outside, label) {
+			t.Errorf("deliveries list does not say %q", label)
+		}
+	}
+	if got := (store.AdminDelivery{Provider: "stripe", EventType: "customer.created"}).EventLabel(); got != "Other Stripe event" {
+		t.Errorf("unhandled Stripe type labelled %q", got)
+	}
+}
