@@ -53,6 +53,15 @@ func (s *Server) resolveCompany(ctx context.Context, typed string) (string, []st
 // eventOption is one entry of the event-type filter: the declared name and its label.
 type eventOption struct{ Name, Label string }
 
+// offerLabel names an offer key for staff: its words, capitalised ("new_tool" → "New tool").
+func offerLabel(key string) string {
+	s := strings.ReplaceAll(key, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // sourceOptions lists the event sources with their human labels.
 func sourceOptions() []eventOption {
 	var out []eventOption

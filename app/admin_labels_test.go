@@ -150,3 +150,23 @@ func TestWebhookDeliveriesNameTheirEvents(t *testing.T) {
 		t.Errorf("unhandled Stripe type labelled %q", got)
 	}
 }
+
+// TestOfferChoicesAreNamed: the offer chosen next to "Send offer" and "Copy offer link" is
+// listed by name ("New tool offer"), its key only the value posted.
+func TestOfferChoicesAreNamed(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.loadDemo()
+	e.addUser("ann@example.com", store.RoleStaff, testPassword)
+	c := e.login("ann@example.com", testPassword)
+	all, err := e.db.AllSuggestions(t.Context())
+	if err != nil || len(all) == 0 {
+		t.Fatalf("suggestions: %v", err)
+	}
+	for _, path := range []string{"/admin/suggestions", "/admin/companies/" + all[0].CompanyID} {
+		_, body := e.get(c, path)
+		if !regexp.MustCompile(`<option value="new_tool" (selected)?>New tool offer</option>`).MatchString(body) ||
+			strings.Contains(body, `>new_tool</option>`) {
+			t.Errorf("%s: offer choices not named", path)
+		}
+	}
+}

@@ -274,6 +274,8 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 		"pretty": prettyJSON,
 		// currency shows a stored currency code as staff write it: "gbp" → "GBP".
 		"currency": strings.ToUpper,
+		// offerLabel names an offer for staff: "new_tool" → "New tool".
+		"offerLabel": offerLabel,
 		"pct": func(part, whole int64) string {
 			if whole == 0 {
 				return "–"
