@@ -72,7 +72,7 @@ func (s *Server) handleCheckoutCancel(w http.ResponseWriter, r *http.Request, _ 
 		return
 	}
 	s.renderCheckoutPage(w, r, http.StatusOK, checkoutPage{Title: "Payment not completed", CancelledID: id,
-		Message: "Your payment was not completed and nothing has been charged. To try again, open the link from your e-mail again: your basket is kept in that page."})
+		Message: "Your payment was not completed and nothing has been charged. To try again, open the link from your e-mail again."})
 }
 
 // checkoutPage is what the checkout page template shows.
