@@ -162,6 +162,13 @@ func TestOfferChoicesAreNamed(t *testing.T) {
 	if err != nil || len(all) == 0 {
 		t.Fatalf("suggestions: %v", err)
 	}
+	// Orders and the timeline name the offer an order or a visit came from the same way.
+	if _, body := e.get(c, "/admin/orders"); !strings.Contains(body, `<div class="small muted">Reorder offer</div>`) {
+		t.Error("orders list does not name the order's offer")
+	}
+	if _, body := e.get(c, "/admin/timeline"); strings.Contains(body, "· offer reorder") || !strings.Contains(body, "· Reorder offer") {
+		t.Error("timeline does not name the event's offer")
+	}
 	for _, path := range []string{"/admin/suggestions", "/admin/companies/" + all[0].CompanyID} {
 		_, body := e.get(c, path)
 		if !regexp.MustCompile(`<option value="new_tool" (selected)?>New tool offer</option>`).MatchString(body) ||
