@@ -248,8 +248,8 @@ func TestAdminInBrowser(t *testing.T) {
 			t.Fatalf("filtered timeline at %s shows %d events", loc, len(sources))
 		}
 		for _, s := range sources {
-			if s != "zoho" {
-				t.Fatalf("a %q event in the zoho-only timeline", s)
+			if s != "Zoho CRM" {
+				t.Fatalf("a %q event in the Zoho-only timeline", s)
 			}
 		}
 		_ = os.WriteFile(screenshotPath(t, "timeline.png"), fromBrowser(t, ctx, chromedp.FullScreenshot(100)), 0o644)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,73 @@ func TestSuggestionExplainedAndActedOn(t *testing.T) {
 	_, body = e.get(c, "/admin/suggestions?company="+sc.offerCompany)
 	if !strings.Contains(body, "Last done: Offer link created (portal offer) by sam@example.com just now") {
 		t.Errorf("acted-on line missing:\n%s", body)
+	}
+}
+
+// TestSuggestionTextsSayPurchasesWithCurrency: on the suggestions page and the company page,
+// a suggestion is explained in the pages' vocabulary (purchases, not "orders", which are web
+// checkouts) and any lifetime value carries its currency; the view's raw reason (a bare
+// "Lifetime value 9428.50") is not shown.
+func TestSuggestionTextsSayPurchasesWithCurrency(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{})
+	e.loadDemo()
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	c := e.login("sam@example.com", testPassword)
+	all, err := e.db.AllSuggestions(t.Context())
+	if err != nil || len(all) == 0 {
+		t.Fatalf("suggestions: %v %d", err, len(all))
+	}
+	bare := regexp.MustCompile(`(?i)\d+ orders|last order|no order|lifetime value \d`)
+	money := regexp.MustCompile(`lifetime value [£€$]\d`)
+	seen := map[string]bool{}
+	for _, sg := range all {
+		if seen[sg.ActionType] {
+			continue
+		}
+		seen[sg.ActionType] = true
+		for _, path := range []string{"/admin/suggestions?action=" + sg.ActionType + "&company=" + sg.CompanyID, "/admin/companies/" + sg.CompanyID} {
+			status, body := e.get(c, path)
+			if status != http.StatusOK {
+				t.Fatalf("%s: %d", path, status)
+			}
+			text := regexp.MustCompile(`<[^>]+>`).ReplaceAllString(body, " ")
+			if m := bare.FindString(text); m != "" {
+				t.Errorf("%s (%s) says %q", path, sg.ActionType, m)
+			}
+			if sg.ActionType != "portal_invite" && !money.MatchString(text) {
+				t.Errorf("%s (%s): no lifetime value with its currency", path, sg.ActionType)
+			}
+			if !strings.Contains(text, "purchases in the purchase history") && !strings.Contains(text, "purchases and no visit") {
+				t.Errorf("%s (%s): no explanation in words", path, sg.ActionType)
+			}
+		}
+	}
+	if len(seen) < 3 {
+		t.Errorf("the demo shows %d kinds of suggestion, want 3", len(seen))
+	}
+}
+
+// TestCompanyPageShowsWhatWasDoneAndDecisions: the company page's suggestions say what was
+// last done for the company (by whom, when) and which suggestion is snoozed, as the
+// suggestions page does.
+func TestCompanyPageShowsWhatWasDoneAndDecisions(t *testing.T) {
+	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) { c.TokenSecret = offerTestSecret }})
+	e.loadDemo()
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	c := e.login("sam@example.com", testPassword)
+	all, err := e.db.AllSuggestions(t.Context())
+	if err != nil || len(all) == 0 {
+		t.Fatalf("suggestions: %v", err)
+	}
+	sg := all[0]
+	resp := e.postForm(c, "/admin/suggestions/link", url.Values{"company_id": {sg.CompanyID}, "offer_key": {"winback"}})
+	resp.Body.Close()
+	resp = e.postForm(c, "/admin/suggestions/snooze", url.Values{"company_id": {sg.CompanyID}, "action_type": {sg.ActionType}, "days": {"7"}})
+	resp.Body.Close()
+	_, body := e.get(c, "/admin/companies/"+sg.CompanyID)
+	for _, want := range []string{"Last done: Offer link created (winback offer) by sam@example.com just now", "Snoozed until ", " by sam@example.com."} {
+		if !strings.Contains(body, want) {
+			t.Errorf("company page lacks %q:\n%s", want, body)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/julienschmidt/httprouter"
@@ -50,6 +49,7 @@ func (s *Server) handleCheckoutSuccess(w http.ResponseWriter, r *http.Request, _
 	switch o.Status {
 	case store.OrderPaid:
 		p.Message = "Your payment has been received. We will e-mail your invoice shortly."
+		p.Paid = true
 	case store.OrderPending:
 		p.Title = "Confirming your payment"
 		p.Message = "We are waiting for the payment provider to confirm your payment. This page updates by itself."
@@ -68,8 +68,11 @@ func (s *Server) handleCheckoutCancel(w http.ResponseWriter, r *http.Request, _ 
 	if len(id) > 64 {
 		id = ""
 	}
+	if s.keptBasketOnCancel(w, r, id) {
+		return
+	}
 	s.renderCheckoutPage(w, r, http.StatusOK, checkoutPage{Title: "Payment not completed", CancelledID: id,
-		Message: "Your payment was not completed and nothing has been charged. You can return to the shop and try again."})
+		Message: "Your payment was not completed and nothing has been charged. To try again, open the link from your e-mail again."})
 }
 
 // checkoutPage is what the checkout page template shows.
@@ -80,20 +83,11 @@ type checkoutPage struct {
 	SessionID   string
 	CancelledID string
 	Refresh     bool
+	Paid        bool // the order is paid: the page drops the offer page's kept basket
 }
 
-// money formats minor units with the currency code, e.g. "1,234.50 GBP".
-func money(amount int64, currency string) string {
-	sign := ""
-	if amount < 0 {
-		sign, amount = "-", -amount
-	}
-	whole := fmt.Sprint(amount / 100)
-	for i := len(whole) - 3; i > 0; i -= 3 {
-		whole = whole[:i] + "," + whole[i:]
-	}
-	return fmt.Sprintf("%s%s.%02d %s", sign, whole, amount%100, strings.ToUpper(currency))
-}
+// money formats minor units with the currency, as every page does: "£1,234.50", "500 JPY".
+func money(amount int64, currency string) string { return formatMoney(amount, currency) }
 
 // checkoutTemplate is parsed on first use, not when the process starts.
 var checkoutTemplate = sync.OnceValue(func() *template.Template {
@@ -128,7 +122,10 @@ td.n,th.n{text-align:right}.state{display:inline-block;padding:.1rem .5rem;borde
 </table>
 {{end}}
 {{with .CancelledID}}<p>Order reference: <strong>{{.}}</strong></p>{{end}}
-<p><a href="/">Return to the shop</a></p>
+{{if .Paid}}<script>
+// Paid: the offer page's kept basket (sessionStorage, this tab) is done with.
+try { Object.keys(sessionStorage).forEach(function (k) { if (k.indexOf("tf-basket:") === 0) sessionStorage.removeItem(k); }); } catch (e) {}
+</script>{{end}}
 {{if .Refresh}}<script>
 (function () {
   var url = "/api/orders/status?session_id=" + encodeURIComponent({{.SessionID}});

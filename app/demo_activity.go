@@ -255,7 +255,7 @@ func demoContactOf(companyID string) string {
 type demoJob struct {
 	start time.Duration // first attempt, before the activity's time
 	fails []string      // "" takes the error the real handler returns
-	end   string        // complete, hold (processing), cancel, "" (failed or dead after the fails)
+	end   string        // complete, hold (processing), cancel, defer (pending), "" (failed or dead after the fails)
 }
 
 // runJobs makes the outbox's histories. Each job is enqueued the way the product enqueues it
@@ -285,7 +285,12 @@ func (a *demoActivity) runJobs(ctx context.Context, orders map[int]store.Order) 
 		return err
 	}
 	// The sync of the latest order, claimed a minute ago and still running (processing).
-	return a.syncJob(ctx, orders[12], demoJob{start: 2 * time.Minute, end: "hold"})
+	if err := a.syncJob(ctx, orders[12], demoJob{start: 2 * time.Minute, end: "hold"}); err != nil {
+		return err
+	}
+	// The sync of an order paid two days ago, put back by Zoho's daily API limit until
+	// tomorrow (pending, with the pause's note): stays pending while the worker runs.
+	return a.syncJob(ctx, orders[9], demoJob{start: 2*24*time.Hour - 5*time.Minute, end: "defer"})
 }
 
 // offerJob queues an offer e-mail to a company's first contact as the admin's "send offer"
@@ -362,6 +367,14 @@ func (a *demoActivity) play(ctx context.Context, id int64, script demoJob) error
 			return err
 		}
 		return a.completeOfferEmail(ctx, j, at.Add(2*time.Second))
+	case "defer":
+		// Claimed, then put back by the Zoho pause as the worker does with a DeferError.
+		j, err := a.claim(ctx, id, at, time.Minute)
+		if err != nil {
+			return err
+		}
+		until := a.at.Add(20 * time.Hour)
+		return a.db.DeferJob(store.WithTime(ctx, at.Add(time.Second)), id, j.Attempts, demoWorker, until, zohoPauseReason(until))
 	case "hold":
 		// Claimed with the worker's usual lease from the activity's time, so it reads as running.
 		_, err := a.claim(ctx, id, at, 15*time.Minute+script.start)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/display"
 	"github.com/technifold/technifold/app/offertoken"
 	"github.com/technifold/technifold/app/zohobooks"
 	"github.com/technifold/technifold/store"
@@ -510,7 +511,7 @@ type offerCategoryView struct {
 
 func itemView(it store.OfferItem, currency, token string) offerItemView {
 	v := offerItemView{Code: it.ProductCode, Description: it.Description, Category: it.Category,
-		LastPurchase: it.LastPurchase, Quantity: min(max(it.LastQuantity, 1), 999), Token: token}
+		LastPurchase: customerDate(it.LastPurchase), Quantity: min(max(it.LastQuantity, 1), 999), Token: token}
 	if it.Price != nil {
 		v.Amount, v.Buyable, v.Price = *it.Price, true, formatMoney(*it.Price, currency)
 	}
@@ -572,4 +573,14 @@ func newNonce() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// customerDate shows a YYYY-MM-DD date the way every page does ("16 Nov 2026"); anything
+// else is shown as it is.
+func customerDate(day string) string {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return day
+	}
+	return t.Format(display.DateFormat)
 }

@@ -298,7 +298,7 @@ func TestOfferViewIsPersonalisedAndTracked(t *testing.T) {
 		t.Fatalf("status %d: %.500s", rec.Code, body)
 	}
 	for _, want := range []string{"Acme Print Ltd", "Hi Alice", "Time to restock?", "Creasing rib, black", "£39.00",
-		"last ordered 2025-03-01", "Price on request", "Tri-Creaser", `action="/x/checkout"`, `value="4"`,
+		"last ordered 1 Mar 2025", "Price on request", "Tri-Creaser", `action="/x/checkout"`, `value="4"`,
 		`href="/preferences/` + tok + `"`, `data-checkout="api"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)

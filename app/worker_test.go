@@ -285,10 +285,16 @@ func TestWorkerRenewsAndLosesLeases(t *testing.T) {
 	started := make(chan int64, 1)
 	w := NewWorker(db, blockingRegistry(started, nil), WorkerOptions{Lease: time.Hour, PollInterval: time.Hour, Logger: quietLogger()})
 	id := enqueueOutboxJob(t, db, store.NewJob{Type: "block"})
-	w.Start(ctx)
-	t.Cleanup(func() { w.Stop(ctx) })
+	// A session of its own, without Start's claim loop: that loop reads the fake clock when it
+	// goes to sleep, and if it does so after the jumps below it wakes at once and reclaims its
+	// own expired lease before "other" can (the flake this test had under load).
+	s := w.newSession()
+	jobs, err := db.ClaimJobs(ctx, w.opts.ID, w.opts.Lease, 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim = %v, %v", jobs, err)
+	}
+	s.dispatch(nil, jobs)
 	receive(t, started, "the job to start")
-	s := w.bg.s
 
 	now := clock.Advance(50 * time.Minute)
 	s.renewOnce(ctx)
@@ -302,7 +308,7 @@ func TestWorkerRenewsAndLosesLeases(t *testing.T) {
 		t.Fatalf("reclaim = %v, %v", jobs, err)
 	}
 	s.renewOnce(ctx) // notices the loss and cancels the handler
-	if err := w.Stop(ctx); err != nil {
+	if err := s.finish(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if j := getOutboxJob(t, db, id); j.Status != store.JobProcessing || j.LockedBy != "other" || j.Attempts != 2 {

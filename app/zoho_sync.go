@@ -174,6 +174,11 @@ func ZohoPausedUntil(ctx context.Context, db *store.DB) (time.Time, error) {
 	return t, nil
 }
 
+// zohoPauseReason is the note a Zoho job deferred by the daily-cap pause carries.
+func zohoPauseReason(until time.Time) string {
+	return "zoho books daily API limit reached: every zoho job waits until " + store.FormatTime(until)
+}
+
 // start runs before every Zoho job, without calling Zoho: it defers the job while the daily-cap
 // pause or an auth alert holds, and returns the client otherwise.
 func (z *ZohoSync) start(ctx context.Context) (*zohobooks.Client, error) {
@@ -182,7 +187,7 @@ func (z *ZohoSync) start(ctx context.Context) (*zohobooks.Client, error) {
 		return nil, err
 	}
 	if !until.IsZero() {
-		return nil, DeferError{Until: until, Reason: "zoho books daily API limit reached: every zoho job waits until " + store.FormatTime(until)}
+		return nil, DeferError{Until: until, Reason: zohoPauseReason(until)}
 	}
 	alert, err := GetZohoAuthAlert(ctx, z.db)
 	if err != nil {

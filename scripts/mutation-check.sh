@@ -22,8 +22,8 @@ mutation expiry-unpays-paid store/stripe_events.go \
   ./store 'TestStripeTransitionsAreForwardOnly|TestSettledOrderIsUnchangedByLaterEvents'
 # markPaid without its already-paid guard: a later payment event rewrites paid_at.
 mutation markpaid-guard store/stripe_events.go \
-  $'\tif o.Status == OrderPaid {\n\t\treturn nil\n\t}\n\to.Status, o.FailureReason, o.PaidAt' \
-  $'\to.Status, o.FailureReason, o.PaidAt' \
+  $'\tif o.Status == OrderPaid {\n\t\treturn nil\n\t}\n\tif o.Status == OrderCancelled {' \
+  $'\tif o.Status == OrderCancelled {' \
   ./store 'TestStripeTransitionsAreForwardOnly|TestSettledOrderIsUnchangedByLaterEvents'
 # The webhook's event-id dedupe: a repeat delivery is applied again instead of only counted.
 mutation event-id-dedupe store/stripe_events.go \

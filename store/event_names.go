@@ -75,6 +75,26 @@ const (
 // holds the same list).
 func EventSources() []string { return []string{"stripe", "zoho", "web", "admin", "system"} }
 
+// SourceLabel is the event's source as staff know it.
+func (e FeedEvent) SourceLabel() string { return EventSourceLabel(e.Source) }
+
+// EventSourceLabel names an event source for staff ("Zoho CRM" for zoho).
+func EventSourceLabel(source string) string {
+	switch source {
+	case "stripe":
+		return "Stripe"
+	case "zoho":
+		return "Zoho CRM"
+	case "web":
+		return "Web (offer pages, checkout)"
+	case "admin":
+		return "Staff (admin console)"
+	case "system":
+		return "System"
+	}
+	return source
+}
+
 // EventNameSpec is one declared event name and its properties.
 type EventNameSpec struct {
 	Name     EventName
@@ -106,9 +126,9 @@ var eventNames = [...]EventNameSpec{
 	{EventWebinarRegistered, "Registered for a webinar", CategoryEvent, true},
 	{EventDealCreated, "Deal created", CategoryEvent, true},
 	{EventDealWon, "Deal won", CategoryPurchase, true},
-	{EventLinkClicked, "link clicked", CategoryClick, false},
-	{EventPageView, "page view", CategoryView, false},
-	{EventPortalVisit, "portal visit", CategoryView, false},
+	{EventLinkClicked, "Clicked a link", CategoryClick, false},
+	{EventPageView, "Viewed a page", CategoryView, false},
+	{EventPortalVisit, "Visited the reorder portal", CategoryView, false},
 }
 
 // EventNames lists the declared event names (a fresh slice).

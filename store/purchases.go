@@ -159,3 +159,9 @@ func (db *DB) purchaseStats(ctx context.Context, ids []string) (map[string]Purch
 	}
 	return out, rows.Err()
 }
+
+// PurchaseStatsOf reads PurchaseStats of the given companies (the numbers the companies list
+// shows), for explaining suggestions in the same terms.
+func (db *DB) PurchaseStatsOf(ctx context.Context, ids []string) (map[string]PurchaseStats, error) {
+	return db.purchaseStats(ctx, ids)
+}

@@ -216,6 +216,9 @@ func (s stripeTx) applyToOrder(ctx context.Context, o *Order, e StripeEvent) (St
 	if err != nil {
 		return out, err
 	}
+	if before.PaidAt == "" && o.Status == OrderCancelled && o.PaidAt != "" {
+		out.Note = "the order was cancelled: payment recorded and the order flagged for staff, not marked paid"
+	}
 	if err := s.saveOrder(ctx, &before, o); err != nil {
 		return out, fmt.Errorf("update order %s: %w", o.ID, err)
 	}
@@ -301,10 +304,26 @@ const qAppendSales = `INSERT INTO sales (company_id, product_code, quantity, uni
 		SELECT ?2, product_code, quantity, unit_amount, ?3, ?4, ?1, 'stripe', ?1, ?5 FROM order_items WHERE order_id = ?1
 		ON CONFLICT (invoice_number, product_code) DO NOTHING`
 
+// CancelledButPaid is the note on a cancelled order that Stripe reports paid: staff refund the
+// payment or take the order back.
+const CancelledButPaid = "Paid after it was cancelled: refund the payment in Stripe, or take the order back"
+
+// CancelledPaidRefunded replaces CancelledButPaid once the payment is refunded in full.
+const CancelledPaidRefunded = "Paid after it was cancelled, then refunded in full"
+
 // markPaid moves o to paid once: the sales rows, the Zoho sync job and the sync jobs of
 // refunds seen before the payment are added only by the event that makes this move.
 func (s stripeTx) markPaid(ctx context.Context, o *Order, at time.Time) error {
 	if o.Status == OrderPaid {
+		return nil
+	}
+	if o.Status == OrderCancelled {
+		// Stripe took money for an order staff had cancelled: the payment is recorded and the
+		// order flagged, but it is not silently reinstated (no sales rows, no Books invoice).
+		if o.PaidAt == "" {
+			o.PaidAt, o.FailureReason = FormatTime(at), CancelledButPaid
+			o.settlePaymentStatus(false)
+		}
 		return nil
 	}
 	o.Status, o.FailureReason, o.PaidAt = OrderPaid, "", FormatTime(at)
@@ -348,7 +367,7 @@ func (p PaymentStatus) rank() int {
 // settlePaymentStatus derives a paid order's payment status from its refunds, never moving it
 // back. An order that is not paid keeps "unpaid" (its refunds wait for the payment).
 func (o *Order) settlePaymentStatus(fullyRefunded bool) {
-	if o.Status != OrderPaid {
+	if o.Status != OrderPaid && (o.Status != OrderCancelled || o.PaidAt == "") {
 		return
 	}
 	want := PaymentPaid

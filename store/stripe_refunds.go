@@ -45,6 +45,9 @@ func (s stripeTx) applyRefund(ctx context.Context, o *Order, e StripeEvent) erro
 		}
 	}
 	o.settlePaymentStatus(e.Refunded && e.AmountRefunded >= o.AmountRefunded)
+	if o.Status == OrderCancelled && o.FailureReason == CancelledButPaid && o.PaymentStatus == PaymentRefunded {
+		o.FailureReason = CancelledPaidRefunded
+	}
 	return nil
 }
 

@@ -65,7 +65,7 @@ func transitionEvent(typ string, o Order) StripeEvent {
 }
 
 // wantTransition is the state each (state, event type) pair ends in: payments pay any order
-// not yet paid (Stripe took the money), failures and expiry touch only orders that have not
+// not yet paid (Stripe took the money) but a cancelled one (recorded and flagged instead), failures and expiry touch only orders that have not
 // moved on, and nothing ever leaves paid.
 var wantTransition = map[OrderStatus]map[string]OrderStatus{
 	OrderPending: {
@@ -88,8 +88,9 @@ var wantTransition = map[OrderStatus]map[string]OrderStatus{
 		StripeAsyncPaymentFailed: OrderFailed, StripePaymentFailed: OrderExpired, StripeCheckoutExpired: OrderExpired,
 		StripeInvoicePaid: OrderExpired, StripeChargeRefunded: OrderExpired,
 	},
+	// A payment on a cancelled order is recorded and flagged, not turned into a paid order.
 	OrderCancelled: {
-		StripeCheckoutCompleted: OrderPaid, StripeAsyncPaymentSucceeded: OrderPaid, StripePaymentSucceeded: OrderPaid,
+		StripeCheckoutCompleted: OrderCancelled, StripeAsyncPaymentSucceeded: OrderCancelled, StripePaymentSucceeded: OrderCancelled,
 		StripeAsyncPaymentFailed: OrderCancelled, StripePaymentFailed: OrderCancelled, StripeCheckoutExpired: OrderCancelled,
 		StripeInvoicePaid: OrderCancelled, StripeChargeRefunded: OrderCancelled,
 	},
@@ -155,6 +156,11 @@ func TestStripeTransitionsAreForwardOnly(t *testing.T) {
 					}
 					if n := countRows(t, db, `SELECT count(*) FROM sales WHERE order_id = ? AND txn_date = '2026-03-02'`, o.ID); n != 2 {
 						t.Fatalf("sales rows not dated by the paying event: %d", n)
+					}
+				case st.state == OrderCancelled && (typ == StripeCheckoutCompleted || typ == StripeAsyncPaymentSucceeded || typ == StripePaymentSucceeded):
+					if got.PaidAt != FormatTime(transitionEventAt) || got.PaymentStatus != PaymentPaid || got.FailureReason != CancelledButPaid ||
+						sales != 0 || jobs != 0 {
+						t.Fatalf("cancelled order paid by %s: %+v, %d sales rows, %d sync jobs", typ, got, sales, jobs)
 					}
 				default:
 					if got.PaidAt != "" || got.PaymentStatus != PaymentUnpaid || sales != 0 || jobs != 0 {

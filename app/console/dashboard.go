@@ -40,6 +40,7 @@ type statusCount struct {
 
 type sourceCount struct {
 	Source string
+	Label  string // the source as staff know it
 	N      int64
 	Width  float64 // percent of the largest
 }
@@ -129,7 +130,7 @@ func (s *Console) sourceCounts(ctx context.Context, since time.Time) ([]sourceCo
 	var top, total int64
 	for _, src := range []string{"stripe", "zoho", "web", "admin", "system"} {
 		n := bySource[src]
-		out = append(out, sourceCount{Source: src, N: n})
+		out = append(out, sourceCount{Source: src, Label: store.EventSourceLabel(src), N: n})
 		top, total = max(top, n), total+n
 	}
 	for i := range out {
@@ -168,6 +169,12 @@ func (s *Console) dashboardAlerts(ctx context.Context, now time.Time, d *dashboa
 	if until, err := s.svc.ZohoPausedUntil(ctx); err == nil && !until.IsZero() {
 		alerts = append(alerts, dashboardAlert{Level: "warn", Text: "Zoho Books daily API limit reached: Zoho jobs wait until " +
 			absoluteTime(until) + "."})
+	}
+	if n, err := s.db.CountCancelledButPaid(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		alerts = append(alerts, dashboardAlert{Level: "bad", Link: "/admin/orders?status=cancelled", Text: plural(n, "cancelled order was", "cancelled orders were") +
+			" paid: refund the payment in Stripe, or take the order back."})
 	}
 	// Dead jobs, refused webhooks, backup verification and replication errors are stated by
 	// the health table (health.go), once.

@@ -34,7 +34,7 @@ type timelinePage struct {
 	Events     []store.FeedEvent
 	NextURL    string
 	NewestURL  string
-	Sources    []string
+	Sources    []eventOption
 	EventNames []eventOption
 	Message    string
 	// Choices are the companies an ambiguous company name matches.
@@ -79,7 +79,7 @@ func (s *Console) parseFeedFilter(ctx context.Context, q url.Values) (store.Feed
 
 func (s *Console) handleTimeline(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := timelinePage{Sources: eventSources(), EventNames: eventOptions()}
+	page := timelinePage{Sources: sourceOptions(), EventNames: eventOptions()}
 	f, tq, err := s.parseFeedFilter(r.Context(), q)
 	page.Q = tq
 	if err == nil && tq.Company != "" {
@@ -457,6 +457,10 @@ func (s *Console) handleCompany(w http.ResponseWriter, r *http.Request, ps httpr
 	page.SuggestionsPending = !ready
 	sugg, _ := suggestionQuery{CompanyID: id, Limit: 10}.pick(all)
 	if page.Suggestions, err = suggestionViews(sugg); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err = s.decorateCompanySuggestions(ctx, page.Suggestions); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

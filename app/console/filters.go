@@ -53,6 +53,24 @@ func (s *Console) resolveCompany(ctx context.Context, typed string) (string, []s
 // eventOption is one entry of the event-type filter: the declared name and its label.
 type eventOption struct{ Name, Label string }
 
+// offerLabel names an offer key for staff: its words, capitalised ("new_tool" → "New tool").
+func offerLabel(key string) string {
+	s := strings.ReplaceAll(key, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// sourceOptions lists the event sources with their human labels.
+func sourceOptions() []eventOption {
+	var out []eventOption
+	for _, s := range store.EventSources() {
+		out = append(out, eventOption{Name: s, Label: store.EventSourceLabel(s)})
+	}
+	return out
+}
+
 // eventOptions lists the declared event names with their human labels.
 func eventOptions() []eventOption {
 	var out []eventOption
@@ -75,6 +93,21 @@ func timelineFor(q timelineQuery, id string) string {
 	return "/admin/timeline?" + v.Encode()
 }
 
+// auditGroupLabel names a group of audit actions ("api" → "API") for the filter.
+func auditGroupLabel(g string) string {
+	switch g {
+	case "api":
+		return "API"
+	case "login":
+		return "sign-in"
+	case "zoho":
+		return "Zoho"
+	case "payment_link":
+		return "payment link"
+	}
+	return strings.ReplaceAll(g, "_", " ")
+}
+
 // auditActionOptions lists the audit filter's choices by label: each labelled action, and a
 // "Any … action" entry per group (the "outbox." prefix matches every outbox action).
 func auditActionOptions() []eventOption {
@@ -87,7 +120,7 @@ func auditActionOptions() []eventOption {
 		}
 	}
 	for g := range groups {
-		out = append(out, eventOption{Name: g, Label: "Any " + strings.TrimSuffix(g, ".") + " action"})
+		out = append(out, eventOption{Name: g, Label: "Any " + auditGroupLabel(strings.TrimSuffix(g, ".")) + " action"})
 	}
 	slices.SortFunc(out, func(a, b eventOption) int { return strings.Compare(a.Label, b.Label) })
 	return out

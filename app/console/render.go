@@ -255,6 +255,10 @@ func adminFuncs(cfg *Config, now func() time.Time) template.FuncMap {
 			return formatMoney(*v, currency)
 		},
 		"pretty": prettyJSON,
+		// currency shows a stored currency code as staff write it: "gbp" → "GBP".
+		"currency": strings.ToUpper,
+		// offerLabel names an offer for staff: "new_tool" → "New tool".
+		"offerLabel": offerLabel,
 		"pct": func(part, whole int64) string {
 			if whole == 0 {
 				return "–"
@@ -426,7 +430,7 @@ func withQuery(path string, q url.Values, set ...string) string {
 // auditLabels are the audit log's actions as staff read them; the raw action stays in the
 // row's technical details.
 var auditLabels = map[string]string{
-	"api.post":              "API call",
+	"api.post":              "API call: create or change",
 	"login":                 "Signed in",
 	"login.failed":          "Sign-in failed",
 	"logout":                "Signed out",
@@ -438,6 +442,8 @@ var auditLabels = map[string]string{
 	"replication.sync":      "Replica synced now",
 	"suggestion.dismiss":    "Suggestion dismissed",
 	"suggestion.snooze":     "Suggestion snoozed",
+	"suggestion.restore":    "Suggestion restored",
+	"payment_link.create":   "Payment link created",
 	"user.create":           "User created",
 	"user.disable":          "User disabled",
 	"user.enable":           "User enabled",
@@ -449,7 +455,7 @@ var auditLabels = map[string]string{
 	"user.role":             "Role changed",
 	"import":                "CSV imported",
 	"backup.verify":         "Backup verified",
-	"api.delete":            "API call",
+	"api.delete":            "API call: delete",
 	"offer.preview":         "Offer previewed",
 	"offer.fresh_link_sent": "Fresh offer link sent",
 }

@@ -54,26 +54,6 @@ func TestRevenueChartPicksTheMainCurrencyAndScales(t *testing.T) {
 	}
 }
 
-func TestExplainScore(t *testing.T) {
-	for _, tc := range []struct {
-		s    store.Suggestion
-		want string
-	}{
-		{store.Suggestion{ActionType: "reorder_reminder", PriorityScore: 90,
-			ActionMeta: []byte(`{"orders":5,"days_since_last_order":137,"average_gap_days":30.2}`)},
-			"Last order 137 days ago; usually every 30 days; reorder reminders score 90; 5 orders in the purchase history."},
-		{store.Suggestion{ActionType: "engagement_needed", PriorityScore: 95,
-			ActionMeta: []byte(`{"orders":2,"days_since_last_order":200,"lifetime_value":6000}`)},
-			"No order and no engagement for 200 days; score 95 because purchases total more than 5,000; 2 orders in the purchase history."},
-		{store.Suggestion{ActionType: "portal_invite", PriorityScore: 70, ActionMeta: []byte(`{"orders":4}`)},
-			"4 orders and no visit to the reorder portal in the last 30 days; portal invitations score 70."},
-	} {
-		if got := explainScore(tc.s); got != tc.want {
-			t.Errorf("explainScore(%s) = %q, want %q", tc.s.ActionType, got, tc.want)
-		}
-	}
-}
-
 func TestSafeNextStaysOnAdminPages(t *testing.T) {
 	for in, want := range map[string]string{
 		"/admin/timeline?source=web": "/admin/timeline?source=web",
@@ -100,5 +80,31 @@ func TestAdminCookieIsSecureWhenBaseURLIsHTTPS(t *testing.T) {
 	s := &Console{cfg: &Config{BaseURL: "https://shop.example.com"}}
 	if ck := s.adminCookie("x", 60); !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("cookie = %+v", ck)
+	}
+}
+
+func TestExplainScore(t *testing.T) {
+	gbp := store.PurchaseStats{Lifetime: map[string]int64{"gbp": 942850}}
+	two := store.PurchaseStats{Lifetime: map[string]int64{"gbp": 9428, "eur": 5250}}
+	for _, tc := range []struct {
+		s     store.Suggestion
+		stats store.PurchaseStats
+		want  string
+	}{
+		{store.Suggestion{ActionType: "reorder_reminder", PriorityScore: 90,
+			ActionMeta: []byte(`{"orders":5,"days_since_last_order":137,"average_gap_days":30.2}`)}, gbp,
+			"Last purchase 137 days ago; usually every 30 days; reorder reminders score 90; 5 purchases in the purchase history; lifetime value £9,428.50."},
+		{store.Suggestion{ActionType: "engagement_needed", PriorityScore: 95,
+			ActionMeta: []byte(`{"orders":2,"days_since_last_order":200,"lifetime_value":6000}`)}, gbp,
+			"No purchase and no engagement for 200 days; score 95 because purchases total more than 5,000 (lifetime value £9,428.50); 2 purchases in the purchase history."},
+		{store.Suggestion{ActionType: "engagement_needed", PriorityScore: 65,
+			ActionMeta: []byte(`{"orders":1,"days_since_last_order":200}`)}, two,
+			"No purchase and no engagement for 200 days; score 65 because purchases total more than 500 (lifetime value €52.50, £94.28); 1 purchase in the purchase history."},
+		{store.Suggestion{ActionType: "portal_invite", PriorityScore: 70, ActionMeta: []byte(`{"orders":4}`)}, store.PurchaseStats{},
+			"4 purchases and no visit to the reorder portal in the last 30 days; portal invitations score 70."},
+	} {
+		if got := explainScore(tc.s, tc.stats); got != tc.want {
+			t.Errorf("explainScore(%s) = %q, want %q", tc.s.ActionType, got, tc.want)
+		}
 	}
 }

@@ -25,39 +25,51 @@ const maxSnoozeDays = 365
 // suggestionActedActions are the audit actions that count as acting on a suggestion.
 var suggestionActedActions = []string{"offer.send", "offer.link"}
 
-// explainScore says in words why a suggestion ranks where it does.
-func explainScore(s store.Suggestion) string {
+// explainScore says in words why a suggestion ranks where it does, in the vocabulary of the
+// company pages: a purchase is an invoice in the purchase history (imported or a paid web
+// order), and the lifetime value is shown per currency, as the companies list shows it.
+func explainScore(s store.Suggestion, stats store.PurchaseStats) string {
 	var m struct {
-		Orders        int     `json:"orders"`
-		LastOrder     string  `json:"last_order"`
-		DaysSince     int     `json:"days_since_last_order"`
-		AverageGap    float64 `json:"average_gap_days"`
-		LifetimeValue float64 `json:"lifetime_value"`
+		Orders     int     `json:"orders"` // distinct invoices in sales: purchases
+		DaysSince  int     `json:"days_since_last_order"`
+		AverageGap float64 `json:"average_gap_days"`
 	}
 	_ = json.Unmarshal(s.ActionMeta, &m)
+	value := ""
+	if len(stats.Lifetime) > 0 {
+		value = "lifetime value " + formatMoneys(stats.Lifetime)
+	}
 	var parts []string
 	switch s.ActionType {
 	case "reorder_reminder":
-		parts = append(parts, fmt.Sprintf("last order %d days ago; usually every %.0f days", m.DaysSince, m.AverageGap),
+		parts = append(parts, fmt.Sprintf("last purchase %d days ago; usually every %.0f days", m.DaysSince, m.AverageGap),
 			"reorder reminders score 90")
 	case "engagement_needed":
-		parts = append(parts, fmt.Sprintf("no order and no engagement for %d days", m.DaysSince))
+		parts = append(parts, fmt.Sprintf("no purchase and no engagement for %d days", m.DaysSince))
+		threshold := "500"
 		switch {
 		case s.PriorityScore >= 95:
-			parts = append(parts, "score 95 because purchases total more than 5,000")
+			threshold = "5,000"
 		case s.PriorityScore >= 80:
-			parts = append(parts, "score 80 because purchases total more than 1,000")
-		default:
-			parts = append(parts, "score 65 because purchases total more than 500")
+			threshold = "1,000"
 		}
+		why := fmt.Sprintf("score %d because purchases total more than %s", s.PriorityScore, threshold)
+		if value != "" {
+			why += " (" + value + ")"
+			value = ""
+		}
+		parts = append(parts, why)
 	case "portal_invite":
-		parts = append(parts, fmt.Sprintf("%d orders and no visit to the reorder portal in the last 30 days", m.Orders),
+		parts = append(parts, plural(m.Orders, "purchase", "purchases")+" and no visit to the reorder portal in the last 30 days",
 			"portal invitations score 70")
 	default:
 		parts = append(parts, s.Reason)
 	}
 	if m.Orders > 0 && s.ActionType != "portal_invite" {
-		parts = append(parts, plural(m.Orders, "order", "orders")+" in the purchase history")
+		parts = append(parts, plural(m.Orders, "purchase", "purchases")+" in the purchase history")
+	}
+	if value != "" {
+		parts = append(parts, value)
 	}
 	out := strings.Join(parts, "; ")
 	return strings.ToUpper(out[:1]) + out[1:] + "."
@@ -105,10 +117,14 @@ func (s *Console) decorateSuggestions(ctx context.Context, views []suggestionVie
 	if err != nil {
 		return err
 	}
+	stats, err := s.db.PurchaseStatsOf(ctx, targets)
+	if err != nil {
+		return err
+	}
 	now := s.db.Now()
 	for i := range views {
 		v := &views[i]
-		v.Explanation = explainScore(v.Suggestion)
+		v.Explanation = explainScore(v.Suggestion, stats[v.CompanyID])
 		if e, ok := acted[v.CompanyID]; ok {
 			v.Acted = actedText(e, now)
 		}
@@ -121,6 +137,16 @@ func (s *Console) decorateSuggestions(ctx context.Context, views []suggestionVie
 		}
 	}
 	return nil
+}
+
+// decorateCompanySuggestions explains a company page's suggestions like the suggestions page
+// does, and says which are dismissed or snoozed (the company page lists them all).
+func (s *Console) decorateCompanySuggestions(ctx context.Context, views []suggestionView) error {
+	decisions, err := s.db.HiddenSuggestions(ctx, s.db.Now())
+	if err != nil {
+		return err
+	}
+	return s.decorateSuggestions(ctx, views, decisions)
 }
 
 // suggestionDecisionForm reads a dismiss, snooze or restore form.

@@ -43,6 +43,9 @@ SELECT
         WHEN 'webinar_registered'       THEN 'Registered for a webinar'
         WHEN 'deal_created'             THEN 'Deal created'
         WHEN 'deal_won'                 THEN 'Deal won'
+        WHEN 'link_clicked'             THEN 'Clicked a link'
+        WHEN 'page_view'                THEN 'Viewed a page'
+        WHEN 'portal_visit'             THEN 'Visited the reorder portal'
         ELSE replace(e.event_name, '_', ' ')
     END AS event_description,
     CASE

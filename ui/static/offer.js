@@ -13,8 +13,9 @@
   var items = [];
   var fallback = box.querySelector(".fallback"), mailto = box.querySelector(".fallback .support-email");
   var mailBase = mailto ? mailto.getAttribute("href").split("&body=")[0] : "";
-  // The basket survives a reload and a failed checkout: it is kept in this tab's sessionStorage
-  // (per link), and dropped once Stripe's checkout opens.
+  // The basket survives a reload, a failed checkout and a buyer coming back from Stripe's page
+  // without paying: it is kept in this tab's sessionStorage (per link), and dropped by the
+  // checkout success page once the order is paid.
   var key = "tf-basket:" + location.pathname, store = null;
   try { store = window.sessionStorage; store.getItem(key); } catch (e) { store = null; }
 
@@ -115,7 +116,6 @@
           // Server-side failures (Stripe down, checkout off) get a plain message, never internals.
           if (r.status >= 500 || (r.ok && !j.url)) throw new Error(unavailable);
           if (!r.ok) throw new Error(j.error || unavailable);
-          items = []; save();
           window.location.assign(j.url);
         });
       })
