@@ -1,0 +1,339 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/technifold/technifold/app/offertoken"
+	"github.com/technifold/technifold/store"
+)
+
+// The accessibility walk: every admin page (the GET page routes declared with
+// declareAdminRoutes, so a new page is walked without editing this file) and every customer
+// page, each at a desktop (1400 px) and a phone (390 px) width, in one Chromium. On each the
+// test checks the page's heading and a fact from the demo data, that the page does not
+// scroll sideways at 390 px (tables scroll inside their own .table-scroll region), and runs
+// axe-core (Deque's accessibility checker) in the page: any serious or critical violation
+// fails the test, listed with its rule, targets, page and width.
+
+// axeEnv names the axe.min.js file the browser tests inject; .ci/run installs a pinned
+// axe-core from the npm registry and sets it.
+const axeEnv = "TECHNIFOLD_AXE_JS"
+
+// axeScript reads axe-core's axe.min.js from $TECHNIFOLD_AXE_JS, else from where .ci/run
+// installs it (the user's cache directory). Without it the test is skipped, except under
+// CI=true, where it fails.
+func axeScript(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv(axeEnv)
+	if path == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			path = filepath.Join(dir, "technifold", "axe-core", "node_modules", "axe-core", "axe.min.js")
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		msg := fmt.Sprintf("axe-core not found (%s=%q: %v): run .ci/run, or npm install axe-core and set %s to its axe.min.js", axeEnv, path, err, axeEnv)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return string(b)
+}
+
+// a11yWidths are the widths every page is checked at.
+var a11yWidths = []struct{ w, h int64 }{{1400, 900}, {390, 844}}
+
+// a11yPage is one page to check: where it is (or how to reach it) and what it must show.
+type a11yPage struct {
+	name string
+	// path is navigated to; when empty, open runs instead (a page reached by a form post).
+	path string
+	open func(t *testing.T, ctx context.Context)
+	// h1 must be (a prefix of) the page's first heading; facts must appear in its text.
+	h1    string
+	facts []string
+	// status is the HTTP status the page is served with (200 when zero).
+	status int64
+}
+
+// adminPagePaths lists the declared GET admin pages (not the JSON API), with each path
+// parameter replaced by a real id from ids; a route whose parameter has no id is an error,
+// so a new page with an id in its path must be given one here.
+func adminPagePaths(t *testing.T, ids map[string]string) []string {
+	t.Helper()
+	var out []string
+	for _, rt := range declaredAdminRoutes() {
+		if rt.method != http.MethodGet || rt.api {
+			continue
+		}
+		path := rt.path
+		if strings.Contains(path, ":") || strings.Contains(path, "*") {
+			id, ok := ids[rt.path]
+			if !ok {
+				t.Errorf("admin page %s has a path parameter: add a demo id for it to the accessibility test", rt.path)
+				continue
+			}
+			path = id
+		}
+		out = append(out, path)
+	}
+	return out
+}
+
+func TestAccessibilityInBrowser(t *testing.T) {
+	axe := axeScript(t)
+	const secret = "rotate:k1=a11y-browser-test-secret-0123456789"
+	e := newAdminEnv(t, adminEnvOptions{configure: func(c *Config) {
+		c.TokenSecret = secret
+		c.SupportEmail, c.SupportPhone = demoSupportEmail, demoSupportPhone
+		// Checkout is on, but Stripe does not answer: buying from an offer page shows the
+		// "could not start checkout" page with the basket kept and the way to reorder.
+		c.StripeSecretKey, c.StripeAPIBase = "sk_test_a11y", "http://127.0.0.1:1"
+	}})
+	e.loadDemo()
+	ctx := context.Background()
+	q := func(query string, dest ...any) {
+		t.Helper()
+		if err := e.db.Read().QueryRow(query).Scan(dest...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+
+	// Real ids and facts from the demo data.
+	var company, companyName, contact, contactFirst, job, jobType, delivery, deliveryProvider, paidOrder, paidSession string
+	q(`SELECT c.company_id, c.company_name, k.contact_id, coalesce(k.first_name, '') FROM companies c
+		JOIN contacts k ON k.company_id = c.company_id AND k.marketing_status = 'subscribed'
+		JOIN sales s ON s.company_id = c.company_id
+		ORDER BY c.company_id, k.contact_id LIMIT 1`, &company, &companyName, &contact, &contactFirst)
+	q(`SELECT id, job_type FROM outbox WHERE errors IS NOT NULL AND errors != '[]' ORDER BY id LIMIT 1`, &job, &jobType)
+	q(`SELECT id, provider FROM webhook_deliveries ORDER BY id LIMIT 1`, &delivery, &deliveryProvider)
+	q(`SELECT order_id, stripe_checkout_session_id FROM orders WHERE status = 'paid' AND stripe_checkout_session_id IS NOT NULL
+		ORDER BY order_id LIMIT 1`, &paidOrder, &paidSession)
+	var deadJobs int
+	q(`SELECT count(*) FROM outbox WHERE status = 'dead'`, &deadJobs)
+
+	keys, err := offertoken.ParseKeyring(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(c offertoken.Claims) string {
+		tok, err := keys.Mint(c, time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	personal := mint(offertoken.Claims{CompanyID: company, ContactID: contact, OfferKey: "reorder"})
+	generic := mint(offertoken.Claims{CompanyID: company})
+	expired := mint(offertoken.Claims{CompanyID: company, ContactID: contact, ExpiresAt: time.Now().Add(-48 * time.Hour)})
+	tampered := personal[:len(personal)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(personal, "AA")]
+
+	// The first-admin setup form exists only while there are no users.
+	var setupOut strings.Builder
+	if err := BootstrapAdmin(ctx, e.db, e.cfg, false, func(f string, a ...any) { fmt.Fprintf(&setupOut, f+"\n", a...) }); err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(setupOut.String(), "/admin/setup?token=")
+	if i < 0 {
+		t.Fatalf("no setup link printed: %q", setupOut.String())
+	}
+	setupPath := strings.Fields(setupOut.String()[i:])[0]
+
+	browser := newBrowser(t, chromedp.WindowSize(1400, 900))
+	if _, err := chromedp.Call(browser, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: axe}); err != nil {
+		t.Fatal(err)
+	}
+	var problems []string
+	checked := 0
+	check := func(t *testing.T, p a11yPage) {
+		t.Helper()
+		for _, size := range a11yWidths {
+			inBrowser(t, browser, chromedp.EmulateViewport(size.w, size.h))
+			if size == a11yWidths[0] {
+				if p.path != "" {
+					resp := fromBrowser(t, browser, chromedp.NavigateResponse(e.url+p.path))
+					want := p.status
+					if want == 0 {
+						want = http.StatusOK
+					}
+					if resp.Status != want {
+						t.Errorf("%s: HTTP %d, want %d", p.name, resp.Status, want)
+					}
+				} else {
+					p.open(t, browser)
+				}
+				inBrowser(t, browser, chromedp.WaitReady(chromedp.CSS(`body`)))
+			}
+			where := fmt.Sprintf("%s at %d px", p.name, size.w)
+			got := fromBrowser(t, browser, chromedp.Evaluate[[]string](`[
+				(document.querySelector("h1") || {innerText: ""}).innerText.trim(), document.title, document.body.innerText]`))
+			if !strings.HasPrefix(got[0], p.h1) || got[0] == "" {
+				t.Errorf("%s: heading %q, want %q", where, got[0], p.h1)
+			}
+			if got[1] == "" {
+				t.Errorf("%s: no title", where)
+			}
+			for _, f := range p.facts {
+				if !strings.Contains(got[2], f) {
+					t.Errorf("%s: the page does not show %q", where, f)
+				}
+			}
+			if size.w < 500 {
+				wide := fromBrowser(t, browser, chromedp.Evaluate[[]string](`document.documentElement.scrollWidth <= window.innerWidth ? [] :
+					[...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 &&
+						!el.closest(".table-scroll")).slice(0, 5).map(el => el.tagName.toLowerCase() +
+						(el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") +
+						" (right edge " + Math.round(el.getBoundingClientRect().right) + " px)")
+						.concat(["page " + document.documentElement.scrollWidth + " px wide in a " + window.innerWidth + " px window"])`))
+				if len(wide) > 0 {
+					t.Errorf("%s: the page scrolls sideways: %s", where, strings.Join(wide, "; "))
+				}
+			}
+			found := fromBrowser(t, browser, chromedp.Evaluate[[]string](`(async () => {
+				if (typeof axe === "undefined") return ["axe-core is not loaded in the page"];
+				const r = await axe.run(document, {resultTypes: ["violations"]});
+				return r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v =>
+					v.id + " (" + v.impact + "): " + v.help + " — " + v.nodes.slice(0, 6).map(n => n.target.join(" ")).join(", ") +
+					(v.nodes.length > 6 ? " and " + (v.nodes.length - 6) + " more" : ""));
+			})()`, chromedp.EvalAwaitPromise))
+			for _, v := range found {
+				problems = append(problems, where+" ("+p.path+"): "+v)
+			}
+			checked++
+		}
+	}
+
+	signIn := func(t *testing.T, email string) {
+		inBrowser(t, browser,
+			chromedp.Navigate(e.url+"/admin/login"),
+			chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+			chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
+			clickAndLoad(`form[action="/admin/login"] button`),
+		)
+		if loc := fromBrowser(t, browser, chromedp.Location()); strings.Contains(loc, "/admin/login") {
+			t.Fatalf("sign-in as %s failed: at %s", email, loc)
+		}
+	}
+
+	// What each admin page must show; a declared page missing here is still walked and checked
+	// for a heading and accessibility.
+	adminFacts := map[string]a11yPage{
+		"/admin":                             {h1: "Dashboard", facts: []string{"Stripe", "Outbox", fmt.Sprintf("%d dead job", deadJobs)}},
+		"/admin/timeline":                    {h1: "Engagement timeline"},
+		"/admin/suggestions":                 {h1: "Suggestions"},
+		"/admin/companies":                   {h1: "Companies", facts: []string{"50 companies"}},
+		"/admin/companies/" + company:        {h1: companyName, facts: []string{company}},
+		"/admin/orders":                      {h1: "Orders", facts: []string{paidOrder}},
+		"/admin/outbox":                      {h1: "Outbox"},
+		"/admin/jobs/" + job:                 {h1: "Job #" + job},
+		"/admin/webhooks":                    {h1: "Webhook deliveries"},
+		"/admin/webhooks/" + delivery:        {h1: "Webhook delivery #" + delivery},
+		"/admin/users":                       {h1: "Users", facts: []string{"ann@example.com", "sam@example.com"}},
+		"/admin/audit":                       {h1: "Audit log"},
+		"/admin/login":                       {h1: "Sign in"},
+		"/admin/no-such-page":                {h1: "Not found", status: http.StatusNotFound},
+		strings.SplitN(setupPath, "?", 2)[0]: {h1: "Create the first admin"},
+	}
+	ids := map[string]string{
+		"/admin/companies/:id": "/admin/companies/" + company,
+		"/admin/jobs/:id":      "/admin/jobs/" + job,
+		"/admin/webhooks/:id":  "/admin/webhooks/" + delivery,
+	}
+	paths := adminPagePaths(t, ids)
+
+	t.Run("before any user", func(t *testing.T) {
+		check(t, a11yPage{name: "first-admin setup", path: setupPath, h1: "Create the first admin"})
+	})
+	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
+	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+
+	t.Run("signed out", func(t *testing.T) {
+		check(t, a11yPage{name: "sign-in", path: "/admin/login", h1: "Sign in"})
+	})
+
+	t.Run("admin", func(t *testing.T) {
+		signIn(t, "ann@example.com")
+		for _, path := range append(paths, "/admin/no-such-page") {
+			if path == "/admin/login" || path == "/admin/setup" {
+				continue // public pages, checked above
+			}
+			p := adminFacts[path]
+			if p.h1 == "" {
+				t.Logf("%s: no heading or facts declared for it in this test; checking its layout and accessibility only", path)
+			}
+			p.name, p.path = "admin "+path, path
+			check(t, p)
+		}
+		// Staff see the same pages with the admin-only actions disabled and explained.
+		signOut := `form[action="/admin/logout"] button`
+		inBrowser(t, browser, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(chromedp.CSS(signOut)), clickAndLoad(signOut))
+	})
+
+	t.Run("staff", func(t *testing.T) {
+		signIn(t, "sam@example.com")
+		for _, path := range []string{"/admin", "/admin/outbox", "/admin/jobs/" + job, "/admin/webhooks/" + delivery, "/admin/users"} {
+			p := adminFacts[path]
+			if path == "/admin/users" {
+				p = a11yPage{h1: "Forbidden", status: http.StatusForbidden}
+			}
+			p.name, p.path = "staff "+path, path
+			check(t, p)
+		}
+		signOut := `form[action="/admin/logout"] button`
+		inBrowser(t, browser, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(chromedp.CSS(signOut)), clickAndLoad(signOut))
+	})
+
+	t.Run("customer", func(t *testing.T) {
+		for _, p := range []a11yPage{
+			{name: "offer page (personal)", path: "/x/" + personal, h1: "", facts: []string{companyName, "Reorder what you bought before"}},
+			{name: "offer page (company link)", path: "/x/" + generic, facts: []string{companyName}},
+			{name: "checkout could not start", h1: "", open: func(t *testing.T, ctx context.Context) {
+				inBrowser(t, ctx, chromedp.Navigate(e.url+"/x/"+personal), chromedp.WaitVisible(chromedp.CSS(`form.buy-form button`)))
+				// Without JavaScript's basket: the form posts to /x/checkout.
+				inBrowser(t, ctx, voidOf(chromedp.Evaluate[bool](`document.body.setAttribute("data-stale", "1"),
+					document.querySelector("form.buy-form").submit(), true`)), chromedp.WaitReady(chromedp.CSS(`body:not([data-stale])`)))
+			}, facts: []string{"Your basket", demoSupportEmail, demoSupportPhone}},
+			{name: "preferences", path: "/preferences/" + personal, h1: "E-mail preferences"},
+			{name: "expired link", path: "/x/" + expired, h1: "Invalid or Expired Link", status: http.StatusGone, facts: []string{"Send me a fresh link"}},
+			{name: "tampered link", path: "/x/" + tampered, h1: "Invalid or Expired Link", status: http.StatusNotFound, facts: []string{demoSupportEmail}},
+			{name: "checkout success", path: "/checkout/success?session_id=" + paidSession, h1: "Thank you for your order", facts: []string{paidOrder}},
+			{name: "checkout cancelled", path: "/checkout/cancel?order_id=" + paidOrder, h1: "Payment not completed", facts: []string{paidOrder}},
+		} {
+			check(t, p)
+		}
+	})
+
+	// Checkout switched off: the offer page says how to reorder another way.
+	t.Run("customer, checkout off", func(t *testing.T) {
+		cfg := *e.cfg
+		cfg.StripeSecretKey, cfg.StripeAPIBase = "", ""
+		off := startAdminEnv(t, &cfg, e.cfg.DatabasePath, adminEnvOptions{})
+		if err := off.srv.Worker().Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		saved := e.url
+		e.url = off.url
+		defer func() { e.url = saved }()
+		check(t, a11yPage{name: "offer page (checkout off)", path: "/x/" + personal, facts: []string{"How to reorder", demoSupportEmail}})
+	})
+
+	sort.Strings(problems)
+	if len(problems) > 0 {
+		t.Errorf("%d serious or critical accessibility violations (axe-core):\n%s", len(problems), strings.Join(problems, "\n"))
+	}
+	t.Logf("checked %d page views (%d admin routes declared)", checked, len(paths))
+}
