@@ -111,6 +111,7 @@ td.n,th.n{text-align:right}.state{display:inline-block;padding:.1rem .5rem;borde
 </style>
 </head>
 <body>
+<main>
 <h1>{{.Title}}</h1>
 {{with .Message}}<p>{{.}}</p>{{end}}
 {{with .Order}}
@@ -129,6 +130,7 @@ td.n,th.n{text-align:right}.state{display:inline-block;padding:.1rem .5rem;borde
 {{end}}
 {{with .CancelledID}}<p>Order reference: <strong>{{.}}</strong></p>{{end}}
 <p><a href="/">Return to the shop</a></p>
+</main>
 {{if .Refresh}}<script>
 (function () {
   var url = "/api/orders/status?session_id=" + encodeURIComponent({{.SessionID}});
