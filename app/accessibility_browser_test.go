@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,9 +49,25 @@ func axeScript(t *testing.T) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
+		axeSkipped.Store(true)
 		t.Skip(msg)
 	}
 	return string(b)
+}
+
+// axeSkipped records that the accessibility check was skipped for want of axe-core, for
+// TestMain's one-line note.
+var axeSkipped atomic.Bool
+
+// noteAxeSkip says in one line, on stdout and the terminal, that the accessibility check did
+// not run (go test shows a passing package's output only with -v).
+func noteAxeSkip(stdout io.Writer, tty io.WriteCloser) {
+	line := "note: the accessibility check skipped in ./app: axe-core not found (.ci/run installs it and sets " + axeEnv + "; CI=true makes this a failure)\n"
+	fmt.Fprint(stdout, line)
+	if tty != nil {
+		fmt.Fprint(tty, line)
+		tty.Close()
+	}
 }
 
 // a11yWidths are the widths every page is checked at.
