@@ -82,6 +82,8 @@ type a11yPage struct {
 	// h1 must be (a prefix of) the page's first heading; facts must appear in its text.
 	h1    string
 	facts []string
+	// shows is a CSS selector that must match an element (a list's rows, a form).
+	shows string
 	// status is the HTTP status the page is served with (200 when zero).
 	status int64
 }
@@ -140,6 +142,9 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	q(`SELECT order_id, stripe_checkout_session_id FROM orders WHERE status = 'paid' AND stripe_checkout_session_id IS NOT NULL
 		ORDER BY order_id LIMIT 1`, &paidOrder, &paidSession)
 	var deadJobs, companies int
+	var latestEventCompany string
+	q(`SELECT c.company_name FROM engagement_events e JOIN companies c ON c.company_id = e.company_id
+		ORDER BY e.occurred_at DESC LIMIT 1`, &latestEventCompany)
 	q(`SELECT count(*) FROM outbox WHERE status = 'dead'`, &deadJobs)
 	q(`SELECT count(*) FROM companies`, &companies)
 
@@ -169,6 +174,16 @@ func TestAccessibilityInBrowser(t *testing.T) {
 		t.Fatalf("no setup link printed: %q", setupOut.String())
 	}
 	setupPath := strings.Fields(setupOut.String()[i:])[0]
+
+	// A second server on the same database with checkout switched off (no Stripe key). It is
+	// started before the browser so that it shuts down after it: Go's Shutdown waits up to 5 s
+	// for a connection the browser opened ahead of need.
+	offCfg := *e.cfg
+	offCfg.StripeSecretKey, offCfg.StripeAPIBase = "", ""
+	off := startAdminEnv(t, &offCfg, e.cfg.DatabasePath, adminEnvOptions{})
+	if err := off.srv.Worker().Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	browser := newBrowser(t, chromedp.WindowSize(1400, 900))
 	if _, err := chromedp.Call(browser, page.AddScriptToEvaluateOnNewDocument,
@@ -209,6 +224,9 @@ func TestAccessibilityInBrowser(t *testing.T) {
 				if !strings.Contains(got[2], f) {
 					t.Errorf("%s: the page does not show %q", where, f)
 				}
+			}
+			if p.shows != "" && !fromBrowser(t, browser, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, p.shows))) {
+				t.Errorf("%s: nothing matches %s", where, p.shows)
 			}
 			if size.w < 500 {
 				wide := fromBrowser(t, browser, chromedp.Evaluate[[]string](`document.documentElement.scrollWidth <= window.innerWidth ? [] :
@@ -257,21 +275,19 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	// What each admin page must show; a declared page missing here is still walked and checked
 	// for a heading and accessibility.
 	adminFacts := map[string]a11yPage{
-		"/admin":                             {h1: "Dashboard", facts: []string{"Stripe", "Outbox", fmt.Sprintf("%d dead job", deadJobs)}},
-		"/admin/timeline":                    {h1: "Engagement timeline"},
-		"/admin/suggestions":                 {h1: "Suggestions"},
-		"/admin/companies":                   {h1: "Companies", facts: []string{fmt.Sprintf("of %d", companies)}},
-		"/admin/companies/" + company:        {h1: companyName, facts: []string{company}},
-		"/admin/orders":                      {h1: "Orders", facts: []string{paidOrder}},
-		"/admin/outbox":                      {h1: "Outbox"},
-		"/admin/jobs/" + job:                 {h1: "Job #" + job},
-		"/admin/webhooks":                    {h1: "Webhook deliveries"},
-		"/admin/webhooks/" + delivery:        {h1: "Webhook delivery #" + delivery},
-		"/admin/users":                       {h1: "Users", facts: []string{"ann@example.com", "sam@example.com"}},
-		"/admin/audit":                       {h1: "Audit log"},
-		"/admin/login":                       {h1: "Sign in"},
-		"/admin/no-such-page":                {h1: "Not Found", status: http.StatusNotFound},
-		strings.SplitN(setupPath, "?", 2)[0]: {h1: "Create the first admin"},
+		"/admin":                      {h1: "Dashboard", facts: []string{"Stripe", "Outbox", fmt.Sprintf("%d dead job", deadJobs)}},
+		"/admin/timeline":             {h1: "Engagement timeline", facts: []string{latestEventCompany}, shows: ".timeline li"},
+		"/admin/suggestions":          {h1: "Suggestions", shows: `article.suggestion form[action="/admin/suggestions/send"]`},
+		"/admin/companies":            {h1: "Companies", facts: []string{fmt.Sprintf("of %d", companies)}},
+		"/admin/companies/" + company: {h1: companyName, facts: []string{company, "Purchase history"}},
+		"/admin/orders":               {h1: "Orders", facts: []string{paidOrder}},
+		"/admin/outbox":               {h1: "Outbox", facts: []string{jobLabel(jobType)}, shows: "#job-" + job},
+		"/admin/jobs/" + job:          {h1: "Job #" + job, facts: []string{jobLabel(jobType), "Error history"}},
+		"/admin/webhooks":             {h1: "Webhook deliveries", shows: `a[href="/admin/webhooks/` + delivery + `"]`},
+		"/admin/webhooks/" + delivery: {h1: "Webhook delivery #" + delivery, facts: []string{deliveryProvider}},
+		"/admin/users":                {h1: "Users", facts: []string{"ann@example.com", "sam@example.com"}},
+		"/admin/audit":                {h1: "Audit log"}, // its fact is the users' creation, below
+		"/admin/no-such-page":         {h1: "Not Found", status: http.StatusNotFound},
 	}
 	ids := map[string]string{
 		"/admin/companies/:id": "/admin/companies/" + company,
@@ -285,42 +301,39 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	})
 	e.addUser("ann@example.com", store.RoleAdmin, testPassword)
 	e.addUser("sam@example.com", store.RoleStaff, testPassword)
+	var lastAction, lastTarget string
+	q(`SELECT action, coalesce(target, '') FROM audit_log ORDER BY id DESC LIMIT 1`, &lastAction, &lastTarget)
+	audit := adminFacts["/admin/audit"]
+	audit.facts = []string{auditLabel(lastAction), lastTarget}
+	adminFacts["/admin/audit"] = audit
 
 	t.Run("signed out", func(t *testing.T) {
 		check(t, a11yPage{name: "sign-in", path: "/admin/login", h1: "Sign in"})
 	})
 
-	t.Run("admin", func(t *testing.T) {
-		signIn(t, "ann@example.com")
-		for _, path := range append(paths, "/admin/no-such-page") {
-			if path == "/admin/login" || path == "/admin/setup" {
-				continue // public pages, checked above
+	// Admins and staff walk every page: staff see admin-only actions disabled and explained,
+	// and the users page refused.
+	for _, who := range []struct{ role, email string }{{"admin", "ann@example.com"}, {"staff", "sam@example.com"}} {
+		t.Run(who.role, func(t *testing.T) {
+			signIn(t, who.email)
+			for _, path := range append(paths, "/admin/no-such-page") {
+				if path == "/admin/login" || path == "/admin/setup" {
+					continue // public pages, checked above
+				}
+				p, ok := adminFacts[path]
+				if !ok {
+					t.Logf("%s: no heading or facts declared for it in this test; checking its layout and accessibility only", path)
+				}
+				if who.role == "staff" && path == "/admin/users" {
+					p = a11yPage{h1: "Forbidden", status: http.StatusForbidden, facts: []string{denyText(denyUsers)}}
+				}
+				p.name, p.path = who.role+" "+path, path
+				check(t, p)
 			}
-			p := adminFacts[path]
-			if p.h1 == "" {
-				t.Logf("%s: no heading or facts declared for it in this test; checking its layout and accessibility only", path)
-			}
-			p.name, p.path = "admin "+path, path
-			check(t, p)
-		}
-		// Staff see the same pages with the admin-only actions disabled and explained.
-		signOut := `form[action="/admin/logout"] button`
-		inBrowser(t, browser, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(chromedp.CSS(signOut)), clickAndLoad(signOut))
-	})
-
-	t.Run("staff", func(t *testing.T) {
-		signIn(t, "sam@example.com")
-		for _, path := range []string{"/admin", "/admin/outbox", "/admin/jobs/" + job, "/admin/webhooks/" + delivery, "/admin/users"} {
-			p := adminFacts[path]
-			if path == "/admin/users" {
-				p = a11yPage{h1: "Forbidden", status: http.StatusForbidden}
-			}
-			p.name, p.path = "staff "+path, path
-			check(t, p)
-		}
-		signOut := `form[action="/admin/logout"] button`
-		inBrowser(t, browser, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(chromedp.CSS(signOut)), clickAndLoad(signOut))
-	})
+			signOut := `form[action="/admin/logout"] button`
+			inBrowser(t, browser, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(chromedp.CSS(signOut)), clickAndLoad(signOut))
+		})
+	}
 
 	t.Run("customer", func(t *testing.T) {
 		for _, p := range []a11yPage{
@@ -344,12 +357,6 @@ func TestAccessibilityInBrowser(t *testing.T) {
 
 	// Checkout switched off: the offer page says how to reorder another way.
 	t.Run("customer, checkout off", func(t *testing.T) {
-		cfg := *e.cfg
-		cfg.StripeSecretKey, cfg.StripeAPIBase = "", ""
-		off := startAdminEnv(t, &cfg, e.cfg.DatabasePath, adminEnvOptions{})
-		if err := off.srv.Worker().Stop(ctx); err != nil {
-			t.Fatal(err)
-		}
 		saved := e.url
 		e.url = off.url
 		defer func() { e.url = saved }()
