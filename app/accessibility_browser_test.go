@@ -280,14 +280,14 @@ func TestAccessibilityInBrowser(t *testing.T) {
 		"/admin/suggestions":          {h1: "Suggestions", shows: `article.suggestion form[action="/admin/suggestions/send"]`},
 		"/admin/companies":            {h1: "Companies", facts: []string{fmt.Sprintf("of %d", companies)}},
 		"/admin/companies/" + company: {h1: companyName, facts: []string{company, "Purchase history"}},
-		"/admin/orders":               {h1: "Orders", facts: []string{paidOrder}},
+		"/admin/orders":               {h1: "Orders", facts: []string{paidOrder, "£"}},
 		"/admin/outbox":               {h1: "Outbox", facts: []string{jobLabel(jobType)}, shows: "#job-" + job},
 		"/admin/jobs/" + job:          {h1: "Job #" + job, facts: []string{jobLabel(jobType), "Error history"}},
 		"/admin/webhooks":             {h1: "Webhook deliveries", shows: `a[href="/admin/webhooks/` + delivery + `"]`},
 		"/admin/webhooks/" + delivery: {h1: "Webhook delivery #" + delivery, facts: []string{deliveryProvider}},
 		"/admin/users":                {h1: "Users", facts: []string{"ann@example.com", "sam@example.com"}},
 		"/admin/audit":                {h1: "Audit log"}, // its fact is the users' creation, below
-		"/admin/no-such-page":         {h1: "Not Found", status: http.StatusNotFound},
+		"/admin/no-such-page":         {h1: "Not Found", status: http.StatusNotFound, shows: "header.top nav"},
 	}
 	ids := map[string]string{
 		"/admin/companies/:id": "/admin/companies/" + company,
@@ -338,6 +338,12 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	t.Run("customer", func(t *testing.T) {
 		for _, p := range []a11yPage{
 			{name: "offer page (personal)", path: "/x/" + personal, h1: "", facts: []string{companyName, "Reorder what you bought before"}},
+			{name: "offer page with a basket", open: func(t *testing.T, ctx context.Context) {
+				inBrowser(t, ctx, chromedp.Navigate(e.url+"/x/"+personal),
+					chromedp.WaitVisible(chromedp.CSS(`form.buy-form button[type=submit]`)),
+					chromedp.Click(chromedp.CSS(`form.buy-form button[type=submit]`)),
+					chromedp.WaitVisible(chromedp.CSS(`#basket button.checkout`)))
+			}, facts: []string{companyName, "Total"}, shows: "#basket:not([hidden]) li"},
 			{name: "offer page (company link)", path: "/x/" + generic, facts: []string{companyName}},
 			{name: "checkout could not start", h1: "", open: func(t *testing.T, ctx context.Context) {
 				inBrowser(t, ctx, chromedp.Navigate(e.url+"/x/"+personal), chromedp.WaitVisible(chromedp.CSS(`form.buy-form button`)))
