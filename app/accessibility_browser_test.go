@@ -135,8 +135,8 @@ func TestAccessibilityInBrowser(t *testing.T) {
 
 	// Real ids and facts from the demo data.
 	var company, companyName, contact, contactFirst, job, jobType, delivery, deliveryProvider, paidOrder, paidSession string
-	q(`SELECT c.company_id, c.company_name, k.contact_id, coalesce(k.first_name, '') FROM companies c
-		JOIN contacts k ON k.company_id = c.company_id AND k.marketing_status = 'subscribed'
+	q(`SELECT c.company_id, c.company_name, k.contact_id, k.first_name FROM companies c
+		JOIN contacts k ON k.company_id = c.company_id AND k.marketing_status = 'subscribed' AND k.first_name != ''
 		JOIN sales s ON s.company_id = c.company_id
 		ORDER BY c.company_id, k.contact_id LIMIT 1`, &company, &companyName, &contact, &contactFirst)
 	q(`SELECT id, job_type FROM outbox WHERE errors IS NOT NULL AND errors != '[]' ORDER BY id LIMIT 1`, &job, &jobType)
@@ -375,7 +375,7 @@ func TestAccessibilityInBrowser(t *testing.T) {
 
 	t.Run("customer", func(t *testing.T) {
 		for _, p := range []a11yPage{
-			{name: "offer page (personal)", path: "/x/" + personal, h1: "", facts: []string{companyName, "Reorder what you bought before"}},
+			{name: "offer page (personal)", path: "/x/" + personal, facts: []string{"Hi " + contactFirst, companyName, "Reorder what you bought before"}},
 			{name: "offer page with a basket", open: func(t *testing.T, ctx context.Context) {
 				inBrowser(t, ctx, chromedp.Navigate(e.url+"/x/"+personal),
 					chromedp.WaitVisible(chromedp.CSS(`form.buy-form button[type=submit]`)),
