@@ -222,7 +222,7 @@ func TestAdminInBrowser(t *testing.T) {
 	t.Run("dashboard screenshot", func(t *testing.T) {
 		inBrowser(t, ctx, chromedp.Navigate(e.url+"/admin"), chromedp.WaitVisible(css(`svg.chart`)))
 		health := fromBrowser(t, ctx, chromedp.Text(css(`table.health`)))
-		for _, want := range []string{"1 dead job", "1 refused webhook request in the last 24 hours"} {
+		for _, want := range []string{"1 dead job", "2 refused webhook requests in the last 24 hours"} { // Zoho CRM: wrong secret, malformed body
 			if !strings.Contains(health, want) {
 				t.Errorf("dashboard health lacks %q: %s", want, health)
 			}

@@ -272,7 +272,7 @@ func (s *Server) handleOutboxRunNow(w http.ResponseWriter, r *http.Request, _ ht
 
 type webhooksPage struct {
 	Provider, Status string
-	Statuses         []string
+	Statuses         []store.DeliveryStatusOption
 	Deliveries       []store.AdminDelivery
 	Table            tableState
 	Message          string
@@ -280,13 +280,11 @@ type webhooksPage struct {
 
 func (p webhooksPage) errorText() string { return p.Message }
 
-var deliveryStatuses = []string{"processed", "duplicate", "ignored", "rejected", "failed"}
-
 const webhooksPageSize = 50
 
 func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
-	page := webhooksPage{Provider: q.Get("provider"), Status: q.Get("status"), Statuses: deliveryStatuses,
+	page := webhooksPage{Provider: q.Get("provider"), Status: store.DeliveryStatusLabel(q.Get("status")), Statuses: store.DeliveryStatusOptions(),
 		Table: parseTable("/admin/webhooks", q, deliverySortKeys, "id", webhooksPageSize)}
 	before, err := queryInt(q, "before", 0, 0, 1<<62)
 	if err != nil {
@@ -313,7 +311,8 @@ type webhookPage struct {
 	Delivery  store.AdminDelivery
 	BodyJSON  string
 	CanReplay bool
-	Why       string // why it cannot be replayed
+	Why       string      // why it cannot be replayed
+	Refusal   refusalHelp // for refused requests: what to check (admin_webhook_refusals.go)
 }
 
 func deliveryIDParam(ps httprouter.Params) (int64, error) {
@@ -327,10 +326,12 @@ func deliveryIDParam(ps httprouter.Params) (int64, error) {
 // replayable says whether a stored delivery can be fed through the webhook's code path again.
 func replayable(d store.AdminDelivery) (bool, string) {
 	switch {
-	case d.Provider != "stripe":
-		return false, "Only Stripe deliveries can be replayed; Zoho sends its events again itself."
+	case d.Refused():
+		return false, "Refused requests cannot be replayed: nothing of them was trusted or kept."
+	case d.Provider != "stripe" && d.Provider != "zoho":
+		return false, "Only Stripe and Zoho deliveries can be replayed."
 	case !d.HasBody:
-		return false, "The raw body is no longer stored (bodies are kept for WEBHOOK_BODY_RETENTION), or the request was rejected before it was trusted."
+		return false, "The raw body is no longer stored (bodies are kept for WEBHOOK_BODY_RETENTION)."
 	}
 	return true, ""
 }
@@ -346,14 +347,14 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request, ps httpro
 		s.renderError(w, r, err)
 		return
 	}
-	page := webhookPage{Delivery: d, BodyJSON: prettyJSON(d.Body)}
+	page := webhookPage{Delivery: d, BodyJSON: deliveryBodyText(d), Refusal: explainRefusal(d)}
 	page.CanReplay, page.Why = replayable(d)
 	s.render(w, r, http.StatusOK, pageWebhook, fmt.Sprintf("Webhook delivery #%d", d.ID), page)
 }
 
-// handleWebhookReplay feeds a stored Stripe delivery's body through the same code path as the
-// webhook (signature aside: the body was verified when it arrived). Stripe's states only move
-// forward and a delivery already applied counts as a repeat, so a replay never applies twice.
+// handleWebhookReplay feeds a stored delivery's body through the same code path as its
+// webhook (signature or secret aside: the body was trusted when it arrived; see
+// replayDelivery). A delivery already applied counts as a repeat, so a replay never applies twice.
 func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id, err := deliveryIDParam(ps)
 	if err != nil {
@@ -370,23 +371,11 @@ func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request, ps 
 		s.renderStatus(w, r, http.StatusConflict, why)
 		return
 	}
-	out, err := s.stripe.ingest(ctx, []byte(d.Body))
-	detail := map[string]any{"event_id": d.EventID, "event_type": d.EventType, "ok": err == nil,
-		"status": out.Status, "repeat": out.Repeat, "order_id": out.OrderID}
+	msg, detail, err := s.replayDelivery(ctx, d)
 	s.audit(r, "webhook.replay", "delivery:"+strconv.FormatInt(id, 10), detail)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
-	}
-	msg := fmt.Sprintf("Replayed %s (%s): %s.", d.EventID, d.EventType, out.Status)
-	switch {
-	case out.Repeat:
-		msg = fmt.Sprintf("Replayed %s: it had already been applied (%s), so nothing changed.", d.EventID, out.Status)
-	case out.OrderID != "":
-		msg = fmt.Sprintf("Replayed %s (%s): %s, order %s.", d.EventID, d.EventType, out.Status, out.OrderID)
-	}
-	if out.Note != "" {
-		msg += " " + out.Note
 	}
 	s.redirectNotice(w, r, fmt.Sprintf("/admin/webhooks/%d", id), msg)
 }

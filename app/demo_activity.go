@@ -183,7 +183,13 @@ func (a *demoActivity) load(ctx context.Context) error {
 	if err := a.zohoEvents(ctx); err != nil {
 		return err
 	}
-	return a.refusedDeliveries(ctx)
+	if err := a.zohoFailedDelivery(ctx); err != nil { // demo_webhooks.go
+		return err
+	}
+	if err := a.refusedDeliveries(ctx); err != nil {
+		return err
+	}
+	return a.malformedDeliveries(ctx)
 }
 
 // placeOrders creates the scripted orders as checkout does (CreateOrder, then the Checkout

@@ -127,7 +127,7 @@ func TestDemoHasEveryStateOfOrdersJobsAndDeliveries(t *testing.T) {
 	t.Run("deliveries", func(t *testing.T) {
 		for _, c := range []struct{ provider, status string }{
 			{"stripe", "processed"}, {"stripe", "ignored"}, {"stripe", "failed"}, {"stripe", "rejected"},
-			{"zoho", "processed"},
+			{"zoho", "processed"}, {"zoho", "failed"}, {"zoho", "rejected"},
 		} {
 			if demoCount(t, db, `SELECT count(*) FROM webhook_deliveries WHERE provider = ? AND status = ?`, c.provider, c.status) == 0 {
 				t.Errorf("no %s delivery %s", c.provider, c.status)
@@ -140,9 +140,15 @@ func TestDemoHasEveryStateOfOrdersJobsAndDeliveries(t *testing.T) {
 		if n := demoCount(t, db, `SELECT count(*) FROM engagement_events WHERE source = 'zoho' AND source_event_id LIKE 'zoho-demo-%'`); n != len(demoZohoEvents) {
 			t.Errorf("%d Zoho webhook events, want %d", n, len(demoZohoEvents))
 		}
-		// The failed delivery keeps its body, so it can be replayed.
-		if n := demoCount(t, db, `SELECT count(*) FROM webhook_deliveries WHERE status = 'failed' AND body IS NOT NULL`); n == 0 {
-			t.Error("no replayable failed delivery")
+		// The failed deliveries keep their bodies, so they can be replayed.
+		for _, p := range []string{"stripe", "zoho"} {
+			if n := demoCount(t, db, `SELECT count(*) FROM webhook_deliveries WHERE provider = ? AND status = 'failed' AND body IS NOT NULL`, p); n == 0 {
+				t.Errorf("no replayable failed %s delivery", p)
+			}
+			// Refused for two different reasons (signature or secret, and body), each on its own row.
+			if n := demoCount(t, db, `SELECT count(DISTINCT error) FROM webhook_deliveries WHERE provider = ? AND status = 'rejected'`, p); n < 2 {
+				t.Errorf("%s refusals with %d reason(s), want 2", p, n)
+			}
 		}
 	})
 
@@ -258,8 +264,10 @@ func TestDemoAdminScreensListRowsAndTryRetryAndReplay(t *testing.T) {
 		{"/admin", []string{`<svg class="chart"`, "Checkouts completed"}}, // the 30-day revenue chart has paid orders
 		{"/admin/orders", []string{replayOrder, "ORD-000001", "refunded", "expired", "failed"}},
 		{"/admin/outbox", []string{"zoho_sync_order", "send_offer_email", "dead", "processing", "cancelled"}},
-		{"/admin/webhooks", []string{"evt_demo_01_completed", "checkout.session.completed", "rejected"}},
-		{"/admin/webhooks?provider=zoho", []string{"zoho-demo-1", "email_opened"}},
+		{"/admin/webhooks", []string{"evt_demo_01_completed", "checkout.session.completed", ">refused</span>"}},
+		{"/admin/webhooks?provider=zoho", []string{"zoho-demo-1", "email_opened", "zoho-demo-8", "no contact with that e-mail"}},
+		{"/admin/webhooks?status=refused", []string{"signature does not match STRIPE_WEBHOOK_SECRET",
+			"X-Zoho-Secret does not match ZOHO_WEBHOOK_SECRET", "body is not valid JSON"}},
 	} {
 		code, body := e.get(c, p.path)
 		if code != http.StatusOK {
@@ -288,6 +296,20 @@ func TestDemoAdminScreensListRowsAndTryRetryAndReplay(t *testing.T) {
 	}
 	if o, err := e.db.GetOrder(context.Background(), replayOrder); err != nil || o.Status != store.OrderPaid {
 		t.Fatalf("after replay order %s is %s (%v)", replayOrder, o.Status, err)
+	}
+
+	// Replay the failed Zoho delivery (its contact has been imported since): it applies.
+	if err := e.db.Read().QueryRow(`SELECT id FROM webhook_deliveries WHERE event_id = ?`, demoZohoFailed.id).Scan(&delivery); err != nil {
+		t.Fatal(err)
+	}
+	resp = e.postForm(c, fmt.Sprintf("/admin/webhooks/%d/replay", delivery), url.Values{})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("zoho replay: %d", resp.StatusCode)
+	}
+	if n := demoCount(t, e.db, `SELECT count(*) FROM engagement_events WHERE source_event_id = ? AND contact_id = ?`,
+		demoZohoFailed.id, demoZohoFailed.contactID); n != 1 {
+		t.Fatalf("after the Zoho replay: %d engagement events", n)
 	}
 
 	// Retry the dead job: it is due again with its attempts back and its history kept.

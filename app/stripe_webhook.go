@@ -41,7 +41,7 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.refusals.note(r.Context(), "stripe", "oversize", "request body too large")
+			s.refusals.note(r.Context(), "stripe", store.RefusedOversize, "body is larger than 1 MiB")
 			writeErrorMessage(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
@@ -50,13 +50,14 @@ func (s *Server) handleStripeWebhook(w http.ResponseWriter, r *http.Request, _ h
 	}
 	err = verifyStripeSignature(r.Header.Get("Stripe-Signature"), body, s.stripe.secrets, stripeSignatureTolerance)
 	if err != nil {
-		s.refusals.note(r.Context(), "stripe", stripeRefusalCode(err), err.Error())
+		code, reason := stripeSignatureRefusal(err)
+		s.refusals.note(r.Context(), "stripe", code, reason)
 		writeErrorMessage(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if _, err := s.stripe.ingest(r.Context(), body); err != nil {
 		if store.ErrorCode(err) == store.EINVALID {
-			s.refusals.note(r.Context(), "stripe", "malformed", store.ErrorMessage(err))
+			s.refusals.note(r.Context(), "stripe", store.RefusedMalformed, malformedBodyReason(body, err, "a Stripe event"))
 		}
 		writeError(w, r, s.logger, err)
 		return
@@ -77,19 +78,6 @@ func readWebhookBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byt
 		return buf, nil
 	}
 	return io.ReadAll(rd)
-}
-
-// stripeRefusalCode is the /metrics label of a signature refusal.
-func stripeRefusalCode(err error) string {
-	switch err {
-	case errStripeNoSignature:
-		return "no_signature"
-	case errStripeBadHeader:
-		return "bad_header"
-	case errStripeStale:
-		return "stale"
-	}
-	return "bad_signature"
 }
 
 // ingest applies one trusted Stripe event (a verified webhook body, or an event fetched from

@@ -405,8 +405,17 @@ func TestStripeWebhookRejections(t *testing.T) {
 		AND provider = 'stripe'`); n != len(tests) || env.srv.refusals.unsavedCount() != 0 {
 		t.Fatalf("flushed %d refusals, want %d", n, len(tests))
 	}
-	if rows := env.count(t, `SELECT count(*) FROM webhook_deliveries WHERE status = 'rejected'`); rows > 2 {
-		t.Fatalf("%d aggregate rows for one run", rows)
+	// One row per reason code and minute (all in this minute or two): six kinds of refusal here.
+	if rows, codes := env.count(t, `SELECT count(*) FROM webhook_deliveries WHERE status = 'rejected'`),
+		env.count(t, `SELECT count(DISTINCT substr(event_id, 27)) FROM webhook_deliveries WHERE status = 'rejected'`); codes != 6 || rows > 2*codes {
+		t.Fatalf("%d aggregate rows of %d reason codes for one run, want 6 codes", rows, codes)
+	}
+	for _, reason := range []string{"signature does not match STRIPE_WEBHOOK_SECRET", "no Stripe-Signature header",
+		"Stripe-Signature header is malformed", "Stripe-Signature timestamp is more than 5 minutes from the server's clock",
+		"body is larger than 1 MiB", "body is not %"} { // malformed: the last of its minute, JSON or event
+		if n := env.count(t, `SELECT count(*) FROM webhook_deliveries WHERE status = 'rejected' AND error LIKE ?`, reason); n == 0 {
+			t.Errorf("no refusal with reason %q", reason)
+		}
 	}
 	// /metrics shows them by reason.
 	_, metrics := env.do(t, http.MethodGet, "/metrics", nil, nil)

@@ -16,7 +16,8 @@ import (
 // write, or a flood of forged requests would queue behind, and slow, the single writer. The
 // counts feed /metrics (technifold_webhook_refused_total) and the dashboard at once; the
 // per-minute aggregate is written to webhook_deliveries (status rejected, one row per
-// provider and minute) by flush, which the scheduler runs once a minute and Shutdown once
+// provider, minute and reason code, so two kinds of refusal in a minute do not overwrite each
+// other; the codes are a short fixed list, so a flood still makes a few rows) by flush, which the scheduler runs once a minute and Shutdown once
 // more. A crash loses at most the last minute's counts, never a business row.
 
 // refusalFlushEvery is how often the aggregate is written.
@@ -24,12 +25,13 @@ const refusalFlushEvery = time.Minute
 
 type refusalKey struct {
 	provider string
-	minute   int64 // Unix minutes
+	minute   int64  // Unix minutes
+	code     string // bad_signature, malformed, … (webhook_refusal_reasons.go)
 }
 
 type refusalBucket struct {
 	n      int
-	reason string // the last one
+	reason string // the last one of its code
 	last   time.Time
 }
 
@@ -59,7 +61,7 @@ func newWebhookRefusals(db *store.DB, logger *slog.Logger, reg prometheus.Regist
 func (r *webhookRefusals) note(ctx context.Context, provider, code, reason string) {
 	r.metric.WithLabelValues(provider, code).Inc()
 	now := r.db.Now()
-	key := refusalKey{provider: provider, minute: now.Unix() / 60}
+	key := refusalKey{provider: provider, minute: now.Unix() / 60, code: code}
 	r.mu.Lock()
 	b := r.pending[key]
 	first := b == nil
@@ -104,7 +106,7 @@ func (r *webhookRefusals) unsavedByProvider() map[string]store.Refusals {
 	return out
 }
 
-// flush writes the counted refusals, one row per provider and minute, in one transaction.
+// flush writes the counted refusals, one row per provider, minute and code, in one transaction.
 // When the write fails the counts are kept for the next flush.
 func (r *webhookRefusals) flush(ctx context.Context) error {
 	r.flushMu.Lock()
@@ -118,7 +120,7 @@ func (r *webhookRefusals) flush(ctx context.Context) error {
 	}
 	err := r.db.Update(ctx, func(tx *store.Tx) error {
 		for k, b := range batch {
-			if err := tx.AddRejectedDeliveries(ctx, k.provider, b.last, b.n, b.reason); err != nil {
+			if err := tx.AddRejectedDeliveries(ctx, k.provider, k.code, b.last, b.n, b.reason); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -49,33 +50,37 @@ func (s *Server) handleZohoWebhook(w http.ResponseWriter, r *http.Request, _ htt
 		writeErrorMessage(w, http.StatusServiceUnavailable, s.cfg.Feature(FeatureZohoWebhook).Why())
 		return
 	}
-	if !zohoSecretMatches(r.Header.Get("X-Zoho-Secret"), s.cfg.ZohoWebhookSecret) {
-		s.refusals.note(r.Context(), "zoho", "bad_secret", "missing or wrong X-Zoho-Secret")
+	if got := r.Header.Get("X-Zoho-Secret"); !zohoSecretMatches(got, s.cfg.ZohoWebhookSecret) {
+		if got == "" {
+			s.refusals.note(r.Context(), "zoho", store.RefusedNoSecret, "no X-Zoho-Secret header")
+		} else {
+			s.refusals.note(r.Context(), "zoho", store.RefusedBadSecret, "X-Zoho-Secret does not match ZOHO_WEBHOOK_SECRET")
+		}
 		writeErrorMessage(w, http.StatusUnauthorized, "missing or wrong X-Zoho-Secret")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxZohoWebhookBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if !errors.As(err, &mbe) {
+		if errors.As(err, &mbe) {
+			s.refusals.note(r.Context(), "zoho", store.RefusedOversize, "body is larger than 64 KiB")
+		} else {
 			err = invalidf("could not read the body")
 		}
 		writeError(w, r, s.logger, err)
 		return
 	}
-	in, err := parseZohoWebhook(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
-	}
-	id, duplicate, err := s.recordZohoWebhook(r, in, body)
+	out, err := s.ingestZoho(r.Context(), zohoDelivery{ContentType: r.Header.Get("Content-Type"), Body: body})
 	switch {
+	case out.Malformed:
+		s.refusals.note(r.Context(), "zoho", store.RefusedMalformed, malformedZohoReason(err))
+		writeError(w, r, s.logger, err)
 	case err != nil:
 		writeError(w, r, s.logger, err)
-	case duplicate:
+	case out.Repeat:
 		writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Event already processed"})
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "event_id": id})
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "event_id": out.EventID})
 	}
 }
 
@@ -89,9 +94,9 @@ func zohoSecretMatches(got, want string) bool {
 }
 
 // recordZohoWebhook resolves the contact and company and applies the event in one transaction.
-// Without an event_id, the dedupe key is type + contact + timestamp (occurred_at, else now).
-func (s *Server) recordZohoWebhook(r *http.Request, in zohoWebhook, body []byte) (int64, bool, error) {
-	ctx := r.Context()
+// Without an event_id, the dedupe key is type + contact + timestamp (occurred_at, else when the
+// delivery first arrived: now, or the stored delivery's time for a replay).
+func (s *Server) recordZohoWebhook(ctx context.Context, in zohoWebhook, d zohoDelivery) (int64, bool, error) {
 	var contact store.Contact
 	var err error
 	if in.ContactID != "" {
@@ -135,6 +140,9 @@ func (s *Server) recordZohoWebhook(r *http.Request, in zohoWebhook, body []byte)
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		occurred := in.OccurredAt
 		if occurred.IsZero() {
+			occurred = d.ReceivedAt
+		}
+		if occurred.IsZero() {
 			occurred = tx.Now()
 		}
 		sourceID := in.EventID
@@ -146,8 +154,10 @@ func (s *Server) recordZohoWebhook(r *http.Request, in zohoWebhook, body []byte)
 			Event: store.Event{SourceEventID: sourceID, Name: store.EventName(in.EventType), CompanyID: companyID, ContactID: contact.ID,
 				CampaignKey: in.CampaignKey, URL: in.URL, Meta: in.Metadata, OccurredAt: occurred},
 			MarketingStatus: zohoConsentChanges[in.EventType],
-			Body:            string(body),
+			Body:            string(d.Body),
 			Note:            note,
+			ContentType:     d.ContentType,
+			DeliveryKey:     d.Key,
 		})
 		return err
 	})

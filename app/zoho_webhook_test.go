@@ -211,9 +211,15 @@ func TestZohoWebhookRejects(t *testing.T) {
 			}
 		})
 	}
-	// Nothing was written by any of them.
-	if n := e.count(t, `SELECT (SELECT count(*) FROM engagement_events) + (SELECT count(*) FROM webhook_deliveries)`); n != 0 {
-		t.Fatalf("%d rows written by rejected deliveries", n)
+	// Nothing was applied. The three that read but name an unknown contact or company are kept
+	// as failed with their bodies, for replay once the record exists; the rest wrote nothing
+	// (refusals are counted in memory).
+	if n := e.count(t, `SELECT count(*) FROM engagement_events`); n != 0 {
+		t.Fatalf("%d events written by rejected deliveries", n)
+	}
+	if n, failed := e.count(t, `SELECT count(*) FROM webhook_deliveries`), e.count(t, `SELECT count(*) FROM webhook_deliveries
+		WHERE provider = 'zoho' AND status = 'failed' AND body IS NOT NULL AND error LIKE 'no %'`); n != 3 || failed != 3 {
+		t.Fatalf("%d delivery rows (%d failed with body), want the 3 unknown records", n, failed)
 	}
 	if s := e.marketingStatus(t, "K1"); s != store.MarketingSubscribed {
 		t.Fatalf("marketing status changed to %s", s)

@@ -192,7 +192,8 @@ type AdminDelivery struct {
 	ReceivedAt     time.Time `json:"received_at"`
 	LastReceivedAt time.Time `json:"last_received_at,omitzero"`
 	HasBody        bool      `json:"has_body"`
-	Body           string    `json:"body,omitempty"` // only from GetAdminDelivery
+	Body           string    `json:"body,omitempty"`         // only from GetAdminDelivery
+	ContentType    string    `json:"content_type,omitempty"` // only from GetAdminDelivery
 }
 
 // AdminDeliveryFilter selects webhook deliveries. Empty fields match everything.
@@ -234,7 +235,7 @@ func (db *DB) ListAdminDeliveries(ctx context.Context, f AdminDeliveryFilter) ([
 	limit = min(limit, 500)
 	var w where
 	w.eq("provider", f.Provider)
-	w.eq("status", f.Status)
+	w.eq("status", DeliveryStatusValue(f.Status)) // "refused" is the label of rejected
 	w.eq("event_type", f.EventType)
 	if f.BeforeID > 0 {
 		w.add("id < ?", f.BeforeID)
@@ -266,12 +267,12 @@ func (db *DB) ListAdminDeliveries(ctx context.Context, f AdminDeliveryFilter) ([
 
 // GetAdminDelivery reads one delivery with its raw body.
 func (db *DB) GetAdminDelivery(ctx context.Context, id int64) (AdminDelivery, error) {
-	var body sql.NullString
-	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body
-		FROM webhook_deliveries WHERE id = ?`, id), &body)
+	var body, contentType sql.NullString
+	d, err := scanDelivery(db.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body, content_type
+		FROM webhook_deliveries WHERE id = ?`, id), &body, &contentType)
 	if IsNoRows(err) {
 		return d, Errorf(ENOTFOUND, "webhook delivery %s not found", strconv.FormatInt(id, 10))
 	}
-	d.Body = body.String
+	d.Body, d.ContentType = body.String, contentType.String
 	return d, err
 }

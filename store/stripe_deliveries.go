@@ -135,31 +135,6 @@ func (tx *Tx) RecordStripeFailure(ctx context.Context, e StripeEvent, reason str
 	return err
 }
 
-// RecordRejectedDelivery counts one webhook request refused before it was trusted, now (see
-// AddRejectedDeliveries).
-func (tx *Tx) RecordRejectedDelivery(ctx context.Context, provider, reason string) error {
-	return tx.AddRejectedDeliveries(ctx, provider, tx.now, 1, reason)
-}
-
-// AddRejectedDeliveries adds n webhook requests refused before they were trusted (bad
-// signature, stale timestamp, malformed body), the last at time at, to the row of their
-// provider and minute (attempts counts them). Nothing of the requests is kept but the last
-// reason. The server counts refusals in memory and calls this at most once a minute per
-// provider and minute, so a flood of forged requests costs no write of its own.
-func (tx *Tx) AddRejectedDeliveries(ctx context.Context, provider string, at time.Time, n int, reason string) error {
-	if n <= 0 {
-		return nil
-	}
-	bucket := "rejected:" + at.UTC().Format("2006-01-02T15:04")
-	when := FormatTime(at)
-	_, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (provider, event_id, received_at, status, error, attempts, last_received_at)
-		VALUES (?1, ?2, ?3, 'rejected', ?4, ?5, ?3)
-		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = webhook_deliveries.attempts + excluded.attempts,
-			error = excluded.error, last_received_at = max(COALESCE(webhook_deliveries.last_received_at, ''), excluded.last_received_at)`,
-		provider, bucket, when, reason, n)
-	return err
-}
-
 // StripeEventsSeen returns which of ids have been delivered (and not failed).
 func (db *DB) StripeEventsSeen(ctx context.Context, ids []string) (map[string]bool, error) {
 	seen := map[string]bool{}

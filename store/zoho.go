@@ -239,6 +239,11 @@ type ZohoEngagement struct {
 	// Note is kept on the delivery (webhook_deliveries.error) when it was applied other than
 	// asked, e.g. for the contact's own company rather than the one the event named.
 	Note string
+	// ContentType is the request's Content-Type, kept so a replay reads Body the same way.
+	ContentType string
+	// DeliveryKey is the webhook_deliveries.event_id to record under: Event.SourceEventID when
+	// empty. A replay of a failed delivery names the key it was stored under.
+	DeliveryKey string
 }
 
 // ApplyZohoEngagement records e in the caller's transaction: the engagement event, the contact's
@@ -285,11 +290,19 @@ func (tx *Tx) ApplyZohoEngagement(ctx context.Context, e ZohoEngagement) (eventI
 		}
 	}
 	now := tx.NowText()
+	key := e.DeliveryKey
+	if key == "" {
+		key = ev.SourceEventID
+	}
+	// A delivery recorded as failed (RecordZohoFailure) settles now; any other repeat only
+	// counts the attempt.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (provider, event_id, event_type, received_at,
-			status, body, attempts, last_received_at, error)
-		VALUES ('zoho', ?1, ?2, ?3, ?4, ?5, 1, ?3, ?6)
-		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = attempts + 1, last_received_at = excluded.received_at`,
-		ev.SourceEventID, ev.Name, now, status, nullStr(e.Body), nullStr(e.Note)); err != nil {
+			status, body, attempts, last_received_at, error, content_type)
+		VALUES ('zoho', ?1, ?2, ?3, ?4, ?5, 1, ?3, ?6, ?7)
+		ON CONFLICT (provider, event_id) DO UPDATE SET attempts = attempts + 1, last_received_at = excluded.received_at,
+			status = CASE WHEN status = 'failed' THEN excluded.status ELSE status END,
+			error = CASE WHEN status = 'failed' THEN excluded.error ELSE error END`,
+		key, ev.Name, now, status, nullStr(e.Body), nullStr(e.Note), nullStr(e.ContentType)); err != nil {
 		return 0, false, fmt.Errorf("record zoho delivery: %w", err)
 	}
 	return eventID, !inserted, nil
