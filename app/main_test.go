@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if n := browserSkips.Load(); n > 0 {
 		noteBrowserSkips(n, os.Stdout, openTTY())
 	}
+	if axeSkipped.Load() {
+		noteAxeSkip(os.Stdout, openTTY())
+	}
 	os.Exit(code)
 }
 
