@@ -32,6 +32,7 @@ type adminUI struct {
 	devices     deviceKeyring  // key of the device cookies (admin_device.go)
 	static      http.Handler
 	suggestions *suggestionCache
+	imports     *importHolds // uploads previewed on the import page (admin_import.go)
 }
 
 func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
@@ -41,7 +42,7 @@ func newAdminUI(cfg *Config, now func() time.Time) (*adminUI, error) {
 		return nil, fmt.Errorf("parse admin layout: %w", err)
 	}
 	a := &adminUI{pages: map[pageKey]*template.Template{}, cop: newCrossOriginProtection(cfg.BaseURL),
-		guesses: newGuessThrottle(guessWindow)}
+		guesses: newGuessThrottle(guessWindow), imports: newImportHolds()}
 	for _, page := range declaredPages() {
 		name := pageTemplate(page.key)
 		t, err := template.Must(base.Clone()).ParseFS(ui.FS, name)

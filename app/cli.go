@@ -160,7 +160,8 @@ func runMigrate(ctx context.Context, env Env, args []string) error {
 func runImport(ctx context.Context, env Env, args []string) error {
 	cfg := &Config{}
 	fs := newFlagSet(env, "import", "import {"+strings.Join(ImportKinds(), "|")+"} FILE.csv [flags]\n\n"+
-		"Validates the whole file first: on any bad row nothing is imported. Then writes it in short\n"+
+		"Validates the whole file first: on any bad row nothing is imported, and every invalid row is\n"+
+		"listed with its line, column, value and reason (the first 100, and how many). Then writes it in short\n"+
 		"transactions, so a running server is never held up; if interrupted, import the same file\n"+
 		"again to complete it. Re-importing a file changes nothing. See the README for the columns.", cfg)
 	if err := parseFlags(fs, args); err != nil {

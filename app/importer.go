@@ -42,6 +42,9 @@ type parsedRow struct {
 // rowRef is a value of a column that must name an existing row.
 type rowRef struct{ table, key, col, val string }
 
+// refNoun names one row of a table a file refers to ("no such company").
+var refNoun = map[string]string{"companies": "company", "products": "product"}
+
 var importSpecs = map[string]importSpec{
 	"companies": {
 		required: []string{"company_id", "company_name"},
@@ -112,8 +115,9 @@ func ImportCSV(ctx context.Context, db *store.DB, kind string, r io.Reader, prog
 }
 
 // ImportCSVWith loads one CSV file of the given kind. The whole file is read and validated
-// first (every column of every row, and every reference to a company or product against the
-// database): on any bad row nothing is written, and the error names the line, column and
+// first by ValidateCSV (every column of every row, and every reference to a company or product
+// against the database): on any bad row nothing is written, and the error lists every invalid
+// row (the first MaxListedProblems of them, and how many there are) with its line, column and
 // value. The rows are then written in order in short transactions (chunks of about
 // ChunkTime each; between two, any writer of another process waiting for the lock goes
 // first), so a server running on the same database — this process's or another's — waits at
@@ -122,17 +126,14 @@ func ImportCSV(ctx context.Context, db *store.DB, kind string, r io.Reader, prog
 // are committed, the rest not (an *ImportInterrupted says how many rows), and importing the
 // same file again completes it without duplicates.
 func ImportCSVWith(ctx context.Context, db *store.DB, kind string, r io.Reader, opts ImportOptions) (ImportResult, error) {
-	spec, ok := importSpecs[kind]
-	if !ok {
-		return ImportResult{}, invalidf("unknown import kind %q (expected one of %s)", kind, strings.Join(ImportKinds(), ", "))
-	}
-	rows, lines, err := readCSV(r, spec)
+	check, err := ValidateCSV(ctx, db, kind, r)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	if err := checkReferences(ctx, db, rows, lines); err != nil {
+	if err := check.Err(); err != nil {
 		return ImportResult{}, err
 	}
+	rows, lines := check.rows, check.lines
 	if opts.ChunkTime <= 0 {
 		opts.ChunkTime = 20 * time.Millisecond
 	}
@@ -260,30 +261,24 @@ func importError(file string, err error) error {
 }
 
 // checkReferences checks, before anything is written, that every company and product the
-// file names exists, and that no contact takes an e-mail address another contact keeps.
-func checkReferences(ctx context.Context, db *store.DB, rows []parsedRow, lines []int) error {
-	type firstUse struct {
-		line int
-		col  string
-	}
-	byTable := map[string]map[string]firstUse{}
+// file names exists, and that no contact takes an e-mail address another contact keeps. Each
+// row that fails is added to check (once, with its first problem) and marked in bad.
+func checkReferences(ctx context.Context, db *store.DB, check *ImportCheck, bad []bool) error {
+	rows, lines := check.rows, check.lines
+	byTable := map[string]map[string]bool{} // table → value → missing
 	var order []string
-	for i, r := range rows {
+	for _, r := range rows {
 		for _, ref := range r.refs {
 			vals := byTable[ref.table]
 			if vals == nil {
-				vals = map[string]firstUse{}
+				vals = map[string]bool{}
 				byTable[ref.table] = vals
 				order = append(order, ref.table)
 			}
-			if _, seen := vals[ref.val]; !seen {
-				vals[ref.val] = firstUse{lines[i], ref.col}
-			}
+			vals[ref.val] = false
 		}
 	}
 	keyCol := map[string]string{"companies": "company_id", "products": "product_code"}
-	var firstErr *firstUse
-	var firstMsg string
 	for _, table := range order {
 		vals := make([]string, 0, len(byTable[table]))
 		for v := range byTable[table] {
@@ -294,37 +289,47 @@ func checkReferences(ctx context.Context, db *store.DB, rows []parsedRow, lines 
 			return err
 		}
 		for _, v := range missing {
-			use := byTable[table][v]
-			if firstErr == nil || use.line < firstErr.line {
-				firstErr = &use
-				firstMsg = fmt.Sprintf("line %d, column %s, value %s: no such %s (import %s first)",
-					use.line, use.col, quoteValue(v), strings.TrimSuffix(table, "s"), table)
+			byTable[table][v] = true
+		}
+	}
+	for i, r := range rows {
+		for _, ref := range r.refs {
+			if byTable[ref.table][ref.val] {
+				check.add(ImportProblem{Line: lines[i], Column: ref.col, Value: quoteValue(ref.val),
+					Reason: fmt.Sprintf("no such %s (import %s first)", refNoun[ref.table], ref.table)})
+				bad[i] = true
+				break
 			}
 		}
 	}
-	if firstErr != nil {
-		return invalidf("%s", firstMsg)
-	}
-	return checkContactEmails(ctx, db, rows, lines)
+	return checkContactEmails(ctx, db, check, bad)
 }
 
-// checkContactEmails refuses a contacts file whose rows would break the unique e-mail index:
-// two contacts of the file with one address, or an address another contact already has (and
-// keeps, or gives up only on a later line of the file).
-func checkContactEmails(ctx context.Context, db *store.DB, rows []parsedRow, lines []int) error {
+// checkContactEmails refuses the rows of a contacts file that would break the unique e-mail
+// index: a second contact of the file with one address, or an address another contact already
+// has (and keeps, or gives up only on a later line of the file).
+func checkContactEmails(ctx context.Context, db *store.DB, check *ImportCheck, bad []bool) error {
+	rows, lines := check.rows, check.lines
 	if len(rows) == 0 || rows[0].email == "" {
 		return nil
+	}
+	fail := func(i int, format string, args ...any) {
+		if !bad[i] {
+			check.add(ImportProblem{Line: lines[i], Column: "email", Value: quoteValue(rows[i].email), Reason: fmt.Sprintf(format, args...)})
+			bad[i] = true
+		}
 	}
 	owner := map[string]int{}   // lower-cased address → index of the row that takes it
 	lastRow := map[string]int{} // contact id → index of its last row in the file
 	var emails []string
 	for i, r := range rows {
 		e := strings.ToLower(r.email)
-		if j, ok := owner[e]; ok && rows[j].contactID != r.contactID {
-			return invalidf("line %d, column email, value %s: contact %s on line %d has the same address",
-				lines[i], quoteValue(r.email), rows[j].contactID, lines[j])
+		j, taken := owner[e]
+		if taken && rows[j].contactID != r.contactID {
+			fail(i, "contact %s on line %d has the same address", rows[j].contactID, lines[j])
+			continue
 		}
-		if _, ok := owner[e]; !ok {
+		if !taken {
 			emails = append(emails, r.email)
 		}
 		owner[e] = i
@@ -341,73 +346,98 @@ func checkContactEmails(ctx context.Context, db *store.DB, rows []parsedRow, lin
 		}
 		j, moved := lastRow[other]
 		if !moved || strings.EqualFold(rows[j].email, r.email) {
-			return invalidf("line %d, column email, value %s: contact %s already has this address", lines[i], quoteValue(r.email), other)
-		}
-		if j > i {
-			return invalidf("line %d, column email, value %s: contact %s has this address until line %d changes it (put that line first)",
-				lines[i], quoteValue(r.email), other, lines[j])
+			fail(i, "contact %s already has this address", other)
+		} else if j > i {
+			fail(i, "contact %s has this address until line %d changes it (put that line first)", other, lines[j])
 		}
 	}
 	return nil
 }
 
 // readCSV checks the header and parses every row before any write, so the writer is held
-// only for the inserts.
-func readCSV(r io.Reader, spec importSpec) ([]parsedRow, []int, error) {
+// only for the inserts. A row that does not parse is added to check with its problem and
+// reading goes on; a header that does not fit the kind ends the reading (one problem, line 1).
+// The error is for a file that cannot be read at all (an I/O error).
+func readCSV(r io.Reader, spec importSpec, check *ImportCheck) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = false
 	cr.FieldsPerRecord = 0
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, nil, invalidf("the file is empty: expected a header line with %s", strings.Join(spec.required, ","))
+		check.add(ImportProblem{Reason: "the file is empty: expected a header line with " + strings.Join(spec.required, ",")})
+		return nil
+	}
+	if p, ok := csvProblem(err); ok {
+		p.Line = 1
+		check.add(p)
+		return nil
 	}
 	if err != nil {
-		return nil, nil, invalidf("line 1: %s", csvErrorText(err))
+		return err
 	}
-	if err := checkUTF8(cr, header, nil); err != nil {
-		return nil, nil, err
+	if p, bad := checkUTF8(cr, header, nil); bad {
+		check.add(p)
+		return nil
 	}
 	cols := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if !slices.Contains(spec.required, h) && !slices.Contains(spec.optional, h) {
-			return nil, nil, invalidf("line 1, column %d: unknown column %s (expected %s)", i+1, quoteValue(h), describeColumns(spec))
+			check.add(ImportProblem{Line: 1, Column: strconv.Itoa(i + 1),
+				Reason: fmt.Sprintf("unknown column %s (expected %s)", quoteValue(h), describeColumns(spec))})
+			return nil
 		}
 		if _, dup := cols[h]; dup {
-			return nil, nil, invalidf("line 1, column %d: column %s appears twice", i+1, quoteValue(h))
+			check.add(ImportProblem{Line: 1, Column: strconv.Itoa(i + 1), Reason: fmt.Sprintf("column %s appears twice", quoteValue(h))})
+			return nil
 		}
 		cols[h] = i
+		check.Header = append(check.Header, h)
 	}
 	for _, req := range spec.required {
 		if _, ok := cols[req]; !ok {
-			return nil, nil, invalidf("line 1: missing required column %q (expected %s)", req, describeColumns(spec))
+			check.add(ImportProblem{Line: 1, Reason: fmt.Sprintf("missing required column %q (expected %s)", req, describeColumns(spec))})
+			return nil
 		}
 	}
-	var writes []parsedRow
-	var lines []int
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			return nil, nil, invalidf("%s", csvErrorText(err))
-		}
-		if err := checkUTF8(cr, rec, header); err != nil {
-			return nil, nil, err
-		}
-		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
-		w, err := spec.parse(csvRow{cols: cols, rec: rec, line: line})
-		if err != nil {
-			return nil, nil, err
+		if p, ok := csvProblem(err); ok {
+			check.Rows++
+			check.add(p)
+			continue
 		}
-		writes = append(writes, w)
-		lines = append(lines, line)
+		if err != nil {
+			return err
+		}
+		check.Rows++
+		if p, bad := checkUTF8(cr, rec, header); bad {
+			check.add(p)
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		w, err := spec.parse(csvRow{cols: cols, rec: rec, line: line})
+		var pe *problemError
+		if errors.As(err, &pe) {
+			check.add(pe.p)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(check.samples) < maxSampleCandidates {
+			check.samples = append(check.samples, ImportSample{Line: line, Values: rec, row: len(check.rows)})
+		}
+		check.rows = append(check.rows, w)
+		check.lines = append(check.lines, line)
 	}
-	return writes, lines, nil
+	return nil
 }
 
 func describeColumns(spec importSpec) string {
@@ -418,12 +448,14 @@ func describeColumns(spec importSpec) string {
 	return s
 }
 
-func csvErrorText(err error) string {
+// csvProblem words a CSV syntax error (a stray quote, a row with the wrong number of fields)
+// as the problem of its line.
+func csvProblem(err error) (ImportProblem, bool) {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Sprintf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
+	if !errors.As(err, &pe) {
+		return ImportProblem{}, false
 	}
-	return err.Error()
+	return ImportProblem{Line: pe.Line, Column: strconv.Itoa(pe.Column), Reason: pe.Err.Error()}, true
 }
 
 // csvRow is one data row with its line number, for errors that name line, column and value.
@@ -441,8 +473,9 @@ func (r csvRow) get(col string) string {
 	return strings.TrimSpace(r.rec[i])
 }
 
+// errf is the row's problem with col: its line, the column, its value and why.
 func (r csvRow) errf(col, format string, args ...any) error {
-	return invalidf("line %d, column %s, value %s: %s", r.line, col, quoteValue(r.get(col)), fmt.Sprintf(format, args...))
+	return &problemError{ImportProblem{Line: r.line, Column: col, Value: quoteValue(r.get(col)), Reason: fmt.Sprintf(format, args...)}}
 }
 
 // maxQuotedValue is how much of a bad value an error quotes: enough to find it, never a
@@ -464,7 +497,7 @@ func quoteValue(v string) string {
 
 // checkUTF8 refuses a record with a field that is not valid UTF-8, naming the line and
 // column (in bytes, 1-based) where that field starts and, for data rows, its column name.
-func checkUTF8(cr *csv.Reader, rec, header []string) error {
+func checkUTF8(cr *csv.Reader, rec, header []string) (ImportProblem, bool) {
 	for i, f := range rec {
 		if utf8.ValidString(f) {
 			continue
@@ -482,10 +515,10 @@ func checkUTF8(cr *csv.Reader, rec, header []string) error {
 			}
 			bad += size
 		}
-		return invalidf("line %d, column %d%s: the value is not valid UTF-8 (byte %d of the field); save the file as UTF-8",
-			line, col, name, bad+1)
+		return ImportProblem{Line: line, Column: strconv.Itoa(col) + name,
+			Reason: fmt.Sprintf("the value is not valid UTF-8 (byte %d of the field); save the file as UTF-8", bad+1)}, true
 	}
-	return nil
+	return ImportProblem{}, false
 }
 
 var codePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
@@ -535,6 +568,18 @@ func (r csvRow) integer(col string, minimum int64) (int64, error) {
 		return 0, r.errf(col, "must be at least %d", minimum)
 	}
 	return n, nil
+}
+
+// amount reads a money column: a whole number of minor units (3900 for £39.00), not negative.
+// A decimal amount ("39.00", "39,00") is refused with the number to write instead.
+func (r csvRow) amount(col string) (int64, error) {
+	v := r.get(col)
+	if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+		if hint := minorUnitsHint(v, r.get("currency")); hint != "" {
+			return 0, r.errf(col, "must be a whole number; %s", hint)
+		}
+	}
+	return r.integer(col, 0)
 }
 
 func isCurrency(s string) bool {
@@ -642,7 +687,7 @@ func parsePriceRow(r csvRow) (parsedRow, error) {
 	if p.Currency, err = r.currency("currency", true); err != nil {
 		return parsedRow{}, err
 	}
-	if p.UnitAmount, err = r.integer("unit_amount", 0); err != nil {
+	if p.UnitAmount, err = r.amount("unit_amount"); err != nil {
 		return parsedRow{}, err
 	}
 	p.StripePriceID = r.get("stripe_price_id")
@@ -670,7 +715,7 @@ func parseSaleRow(r csvRow) (parsedRow, error) {
 	if s.Quantity == 0 {
 		return parsedRow{}, r.errf("quantity", "must not be 0")
 	}
-	if s.UnitAmount, err = r.integer("unit_amount", 0); err != nil {
+	if s.UnitAmount, err = r.amount("unit_amount"); err != nil {
 		return parsedRow{}, err
 	}
 	if s.Currency, err = r.currency("currency", true); err != nil {
@@ -738,7 +783,7 @@ func (c *refCache) require(ctx context.Context, table, col, val string) error {
 		return err
 	}
 	if !ok {
-		return invalidf("column %s, value %s: no such %s (import %s first)", col, quoteValue(val), strings.TrimSuffix(table, "s"), table)
+		return invalidf("column %s, value %s: no such %s (import %s first)", col, quoteValue(val), refNoun[table], table)
 	}
 	c.seen[key] = true
 	return nil
