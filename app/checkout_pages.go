@@ -105,6 +105,7 @@ td.n,th.n{text-align:right}.state{display:inline-block;padding:.1rem .5rem;borde
 </style>
 </head>
 <body>
+<main>
 <h1>{{.Title}}</h1>
 {{with .Message}}<p>{{.}}</p>{{end}}
 {{with .Order}}
@@ -126,6 +127,7 @@ td.n,th.n{text-align:right}.state{display:inline-block;padding:.1rem .5rem;borde
 // Paid: the offer page's kept basket (sessionStorage, this tab) is done with.
 try { Object.keys(sessionStorage).forEach(function (k) { if (k.indexOf("tf-basket:") === 0) sessionStorage.removeItem(k); }); } catch (e) {}
 </script>{{end}}
+</main>
 {{if .Refresh}}<script>
 (function () {
   var url = "/api/orders/status?session_id=" + encodeURIComponent({{.SessionID}});
