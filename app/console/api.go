@@ -11,6 +11,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -22,13 +23,13 @@ func (s *Console) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request
 	q := r.URL.Query()
 	limit, err := queryInt(q, "limit", 50, 1, 200)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	f := store.FeedFilter{CompanyID: strings.TrimSpace(q.Get("company_id")), ContactID: strings.TrimSpace(q.Get("contact_id")),
 		Source: q.Get("source"), EventName: strings.TrimSpace(q.Get("event_name")), Limit: limit + 1}
 	if f.Source != "" && !slices.Contains(eventSources(), f.Source) {
-		err = invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
+		err = web.Invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
 	}
 	if err == nil {
 		f.From, err = queryTime(q, "from")
@@ -40,12 +41,12 @@ func (s *Console) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request
 		f.After, err = store.ParseFeedCursor(c)
 	}
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	events, err := s.db.EngagementFeed(r.Context(), f)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	resp := map[string]any{"events": events}
@@ -53,7 +54,7 @@ func (s *Console) handleAPIEngagementFeed(w http.ResponseWriter, r *http.Request
 		events = events[:limit]
 		resp["events"], resp["next_cursor"] = events, events[limit-1].Cursor().String()
 	}
-	writeJSON(w, http.StatusOK, resp)
+	web.JSON(w, http.StatusOK, resp)
 }
 
 // queryTime parses an optional RFC 3339 timestamp or YYYY-MM-DD (UTC midnight).
@@ -67,7 +68,7 @@ func queryTime(q url.Values, name string) (t time.Time, err error) {
 	}
 	parsed, perr := store.ParseTime(v)
 	if perr != nil {
-		return t, invalidf("%s must be an RFC 3339 time or a date like 2025-01-31", name)
+		return t, web.Invalidf("%s must be an RFC 3339 time or a date like 2025-01-31", name)
 	}
 	return parsed, nil
 }
@@ -76,17 +77,17 @@ func (s *Console) handleAPISuggestions(w http.ResponseWriter, r *http.Request, _
 	q := r.URL.Query()
 	limit, err := queryInt(q, "limit", 20, 1, 100)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	all, at, err := s.suggestions.get(r.Context(), q.Get("fresh") == "true" || q.Get("fresh") == "1")
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	items, _ := suggestionQuery{CompanyID: strings.TrimSpace(q.Get("company_id")),
 		ActionType: strings.TrimSpace(q.Get("action_type")), Limit: limit}.pick(all)
-	writeJSON(w, http.StatusOK, map[string]any{"suggestions": items, "computed_at": at})
+	web.JSON(w, http.StatusOK, map[string]any{"suggestions": items, "computed_at": at})
 }
 
 // jobIDValue accepts a job id as a JSON number or a numeric string.
@@ -97,13 +98,13 @@ func (v *jobIDValue) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &n); err != nil {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
-			return invalidf("job_id must be a number")
+			return web.Invalidf("job_id must be a number")
 		}
 		n = json.Number(s)
 	}
 	id, err := strconv.ParseInt(string(n), 10, 64)
 	if err != nil || id <= 0 {
-		return invalidf("job_id must be a positive whole number")
+		return web.Invalidf("job_id must be a positive whole number")
 	}
 	*v = jobIDValue(id)
 	return nil
@@ -113,25 +114,25 @@ func (s *Console) handleAPIOutboxRetry(w http.ResponseWriter, r *http.Request, _
 	var req struct {
 		JobID *jobIDValue `json:"job_id"`
 	}
-	if err := decodeJSONBody(w, r, maxJSONBody, &req); err != nil {
-		writeError(w, r, s.logger, err)
+	if err := web.DecodeJSON(w, r, web.MaxJSONBody, &req); err != nil {
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	if req.JobID == nil {
-		writeError(w, r, s.logger, invalidf("job_id is required"))
+		web.Error(w, r, s.logger, web.Invalidf("job_id is required"))
 		return
 	}
 	id := int64(*req.JobID)
 	if err := s.retryJob(r, id); err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	job, err := s.db.GetJob(r.Context(), id)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "job": job})
+	web.JSON(w, http.StatusOK, map[string]any{"success": true, "job": job})
 }
 
 func (s *Console) handleAPICompanies(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -151,50 +152,50 @@ func (s *Console) handleAPICompanies(w http.ResponseWriter, r *http.Request, _ h
 			list, total, err = s.db.SearchCompanies(r.Context(), store.CompanyFilter{Query: q.Get("q"), Sort: key,
 				Desc: desc, Offset: offset, Limit: limit})
 			if err == nil {
-				writeJSON(w, http.StatusOK, map[string]any{"companies": list, "total": total})
+				web.JSON(w, http.StatusOK, map[string]any{"companies": list, "total": total})
 				return
 			}
 		}
 	}
-	writeError(w, r, s.logger, err)
+	web.Error(w, r, s.logger, err)
 }
 
 func (s *Console) handleAPICompanyContacts(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	ctx := r.Context()
 	id := ps.ByName("id")
 	if _, err := s.db.GetCompany(ctx, id); err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	contacts, err := s.db.ListContacts(ctx, id)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	if contacts == nil {
 		contacts = []store.Contact{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contacts": contacts})
+	web.JSON(w, http.StatusOK, map[string]any{"contacts": contacts})
 }
 
 // handleAPIOfferSend queues offer e-mails to the consenting contacts of the companies and
 // contacts named, and reports who gets one and who does not.
 func (s *Console) handleAPIOfferSend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if f := s.cfg.Features.OfferEmail; !f.On() {
-		writeErrorMessage(w, http.StatusServiceUnavailable, f.Why())
+		web.ErrorMessage(w, http.StatusServiceUnavailable, f.Why())
 		return
 	}
 	var req OfferSendRequest
-	if err := decodeJSONBody(w, r, maxJSONBody, &req); err != nil {
-		writeError(w, r, s.logger, err)
+	if err := web.DecodeJSON(w, r, web.MaxJSONBody, &req); err != nil {
+		web.Error(w, r, s.logger, err)
 		return
 	}
 	rep, err := s.svc.SendOffers(r.Context(), req)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		web.Error(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	web.JSON(w, http.StatusOK, rep)
 }
 
 // The JSON twins of the admin pages: a session of the route's role or the bearer token.

@@ -30,7 +30,7 @@ func newCrossOriginProtection(baseURL string) *http.CrossOriginProtection {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const msg = "cross-origin request refused: submit the form from the admin pages"
 		if strings.HasPrefix(r.URL.Path, "/api/") {
-			writeErrorMessage(w, http.StatusForbidden, msg)
+			web.ErrorMessage(w, http.StatusForbidden, msg)
 			return
 		}
 		http.Error(w, msg, http.StatusForbidden)
@@ -56,16 +56,16 @@ func (s *Console) requireAdminAPI(need role, deny string, h http.Handler) http.H
 		}
 		p, err := s.sessionFromRequest(r)
 		if err != nil {
-			writeError(w, r, s.logger, err)
+			web.Error(w, r, s.logger, err)
 			return
 		}
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="technifold admin"`)
-			writeErrorMessage(w, http.StatusUnauthorized, "authentication required: sign in or send Authorization: Bearer <ADMIN_API_TOKEN>")
+			web.ErrorMessage(w, http.StatusUnauthorized, "authentication required: sign in or send Authorization: Bearer <ADMIN_API_TOKEN>")
 			return
 		}
 		if !need.allows(p) {
-			writeErrorMessage(w, http.StatusForbidden, denyText(deny))
+			web.ErrorMessage(w, http.StatusForbidden, denyText(deny))
 			return
 		}
 		s.serveAudited(w, withPrincipal(r, p), h)

@@ -13,6 +13,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/technifold/technifold/app/offertoken"
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -50,7 +51,7 @@ func (s *Console) parseFeedFilter(ctx context.Context, q url.Values) (store.Feed
 		Source: q.Get("source"), Event: strings.TrimSpace(q.Get("event")), From: q.Get("from"), To: q.Get("to")}
 	f := store.FeedFilter{CompanyID: tq.Company, ContactID: tq.Contact, Source: tq.Source, EventName: tq.Event}
 	if f.Source != "" && !slices.Contains(eventSources(), f.Source) {
-		return f, tq, invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
+		return f, tq, web.Invalidf("source must be one of %s", strings.Join(eventSources(), ", "))
 	}
 	if strings.Contains(f.ContactID, "@") {
 		k, err := s.db.FindContactByEmail(ctx, f.ContactID)
@@ -86,7 +87,7 @@ func (s *Console) handleTimeline(w http.ResponseWriter, r *http.Request, _ httpr
 		f.CompanyID, page.Choices, err = s.resolveCompany(r.Context(), tq.Company)
 	}
 	if err != nil {
-		status := statusOf(err)
+		status := web.StatusOf(err)
 		if status >= 500 {
 			s.renderError(w, r, err)
 			return
@@ -243,7 +244,7 @@ func (s *Console) suggestionsPage(ctx context.Context, q url.Values) (suggestion
 
 func (s *Console) handleSuggestions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	page, err := s.suggestionsPage(r.Context(), r.URL.Query())
-	if status := statusOf(err); err != nil && status < 500 {
+	if status := web.StatusOf(err); err != nil && status < 500 {
 		// A filter staff typed (an unknown or ambiguous company): the page, with the message.
 		page.Message = store.ErrorMessage(err)
 		s.render(w, r, status, pageSuggestions, "Suggestions", page)
@@ -274,15 +275,15 @@ func offerForm(w http.ResponseWriter, r *http.Request) (companyID, offerKey stri
 	}
 	companyID, offerKey = strings.TrimSpace(r.PostForm.Get("company_id")), strings.TrimSpace(r.PostForm.Get("offer_key"))
 	if companyID == "" {
-		return "", "", invalidf("company_id is required")
+		return "", "", web.Invalidf("company_id is required")
 	}
 	if offerKey == "" {
 		if offerKey, err = offerKeyFor(r.PostForm.Get("action_type")); err != nil {
-			return "", "", invalidf("offer_key or a known action_type is required")
+			return "", "", web.Invalidf("offer_key or a known action_type is required")
 		}
 	}
 	if len(offerKey) > 100 {
-		return "", "", invalidf("offer_key: at most 100 characters")
+		return "", "", web.Invalidf("offer_key: at most 100 characters")
 	}
 	return companyID, offerKey, nil
 }
@@ -315,7 +316,7 @@ func (s *Console) handleSuggestionLink(w http.ResponseWriter, r *http.Request, _
 	s.audit(r, "offer.link", co.ID, map[string]string{"offer_key": offerKey, "token": offertoken.Redact(token)})
 	linkURL := strings.TrimRight(s.cfg.BaseURL, "/") + "/x/" + token
 	if wantsJSON(r) { // the page's script copies it without a reload
-		writeJSON(w, http.StatusOK, map[string]any{"url": linkURL, "offer_key": offerKey, "company_id": co.ID,
+		web.JSON(w, http.StatusOK, map[string]any{"url": linkURL, "offer_key": offerKey, "company_id": co.ID,
 			"company_name": co.Name, "expires_at": now.Add(offertoken.DefaultTTL)})
 		return
 	}

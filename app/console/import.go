@@ -20,6 +20,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -241,7 +242,7 @@ func (s *Console) readImportUpload(w http.ResponseWriter, r *http.Request) (kind
 	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return "", "", nil, invalidf("send the form as multipart/form-data with the file in the field \"file\"")
+		return "", "", nil, web.Invalidf("send the form as multipart/form-data with the file in the field \"file\"")
 	}
 	seenFile := false
 	for {
@@ -254,7 +255,7 @@ func (s *Console) readImportUpload(w http.ResponseWriter, r *http.Request) (kind
 			return "", "", nil, errUploadTooLarge{limit}
 		}
 		if err != nil {
-			return "", "", nil, invalidf("could not read the upload: send it again")
+			return "", "", nil, web.Invalidf("could not read the upload: send it again")
 		}
 		switch part.FormName() {
 		case "kind":
@@ -268,7 +269,7 @@ func (s *Console) readImportUpload(w http.ResponseWriter, r *http.Request) (kind
 				return "", "", nil, errUploadTooLarge{limit}
 			}
 			if err != nil {
-				return "", "", nil, invalidf("could not read the upload: send it again")
+				return "", "", nil, web.Invalidf("could not read the upload: send it again")
 			}
 		}
 		part.Close()
@@ -278,10 +279,10 @@ func (s *Console) readImportUpload(w http.ResponseWriter, r *http.Request) (kind
 		for _, k := range s.svc.ImportKinds() {
 			names = append(names, k.Name)
 		}
-		return "", "", nil, invalidf("choose what the file holds: one of %s", strings.Join(names, ", "))
+		return "", "", nil, web.Invalidf("choose what the file holds: one of %s", strings.Join(names, ", "))
 	}
 	if !seenFile && len(data) == 0 {
-		return "", "", nil, invalidf("choose a CSV file to upload")
+		return "", "", nil, web.Invalidf("choose a CSV file to upload")
 	}
 	return kind, name, data, nil
 }
@@ -321,7 +322,7 @@ func (s *Console) handleImportPreview(w http.ResponseWriter, r *http.Request, _ 
 	if err != nil {
 		page := s.importPage(r, kind)
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, statusOf(err), pageImport, "Import CSV", page)
+		s.render(w, r, web.StatusOf(err), pageImport, "Import CSV", page)
 		return
 	}
 	check, err := s.svc.CheckCSV(r.Context(), kind, data)

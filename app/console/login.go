@@ -9,6 +9,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -19,7 +20,7 @@ const maxFormBody = 64 << 10
 func parseAdminForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		return invalidf("could not read the form")
+		return web.Invalidf("could not read the form")
 	}
 	return nil
 }

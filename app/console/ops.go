@@ -12,6 +12,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -60,7 +61,7 @@ func (s *Console) handleOrders(w http.ResponseWriter, r *http.Request, _ httprou
 		Sort: store.ListSort{Key: page.Table.Key, Desc: page.Table.Desc, Offset: page.Table.Offset()}}
 	var err error
 	if f.Status != "" && !slices.Contains(orderStatuses(), f.Status) {
-		err = invalidf("status must be one of %s", strings.Join(orderStatuses(), ", "))
+		err = web.Invalidf("status must be one of %s", strings.Join(orderStatuses(), ", "))
 	}
 	if err == nil && page.Company != "" { // a name, part of one, or an id (admin_filters.go)
 		f.CompanyID, _, err = s.resolveCompany(r.Context(), page.Company)
@@ -76,7 +77,7 @@ func (s *Console) handleOrders(w http.ResponseWriter, r *http.Request, _ httprou
 	}
 	if err != nil {
 		page.Message = store.ErrorMessage(err)
-		s.render(w, r, statusOf(err), pageOrders, "Orders", page)
+		s.render(w, r, web.StatusOf(err), pageOrders, "Orders", page)
 		return
 	}
 	ctx := r.Context()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/technifold/technifold/app/display"
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
 )
@@ -88,7 +89,7 @@ func (s *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", pd); err != nil {
-		s.logger.Error("render admin page", "page", page, "error", err, "request_id", requestID(r.Context()))
+		s.logger.Error("render admin page", "page", page, "error", err, "request_id", web.RequestID(r.Context()))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -135,12 +136,12 @@ func (s *Console) ServeMiss(w http.ResponseWriter, r *http.Request, status int) 
 }
 
 // renderError answers with the error's status and its caller-safe message (internal errors are
-// logged and answered generically), as writeError does for JSON.
+// logged and answered generically), as web.Error does for JSON.
 func (s *Console) renderError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(err)
+	status := web.StatusOf(err)
 	msg := store.ErrorMessage(err)
 	if status >= 500 {
-		s.logger.ErrorContext(r.Context(), "admin request failed", "error", err, "request_id", requestID(r.Context()))
+		s.logger.ErrorContext(r.Context(), "admin request failed", "error", err, "request_id", web.RequestID(r.Context()))
 		if status == http.StatusInternalServerError {
 			msg = "Something went wrong; the error has been logged."
 		}
@@ -384,7 +385,7 @@ func queryInt(q url.Values, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, invalidf("%s must be a whole number", name)
+		return 0, web.Invalidf("%s must be a whole number", name)
 	}
 	return min(max(n, lo), hi), nil
 }
@@ -398,7 +399,7 @@ func queryDate(q url.Values, name string, endOfDay bool) (time.Time, error) {
 	}
 	t, err := time.Parse("2006-01-02", v)
 	if err != nil {
-		return time.Time{}, invalidf("%s must be a date like 2025-01-31", name)
+		return time.Time{}, web.Invalidf("%s must be a date like 2025-01-31", name)
 	}
 	if endOfDay {
 		t = t.AddDate(0, 0, 1)

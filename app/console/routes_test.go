@@ -10,6 +10,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 	"github.com/technifold/technifold/ui"
 )
@@ -73,7 +74,7 @@ func TestAdminOnlyAPIRouteRefusesStaffAndTakesTheToken(t *testing.T) {
 	e := newTestEnv(t, &fakeServices{token: token}, adminRoute{method: http.MethodPost, path: "/api/admin/test-admin-only", role: roleAdmin,
 		api: true, deny: "Only admins can test.", handle: func(_ *Console, w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 			called.Add(1)
-			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+			web.JSON(w, http.StatusOK, map[string]bool{"ok": true})
 		}})
 	e.addUser("sam@example.com", store.RoleStaff)
 	staff := e.login("sam@example.com")

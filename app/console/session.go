@@ -60,10 +60,10 @@ func hashSecret(s string) string {
 // HashPassword checks the password policy and returns its bcrypt hash.
 func HashPassword(pw string) (string, error) {
 	if len(pw) < minPasswordLen {
-		return "", invalidf("the password must have at least %d characters", minPasswordLen)
+		return "", web.Invalidf("the password must have at least %d characters", minPasswordLen)
 	}
 	if len(pw) > maxPasswordLen {
-		return "", invalidf("the password must have at most %d bytes", maxPasswordLen)
+		return "", web.Invalidf("the password must have at most %d bytes", maxPasswordLen)
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 	if err != nil {

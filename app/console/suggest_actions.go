@@ -11,6 +11,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -156,10 +157,10 @@ func suggestionDecisionForm(w http.ResponseWriter, r *http.Request) (companyID, 
 	}
 	companyID, actionType = strings.TrimSpace(r.PostForm.Get("company_id")), strings.TrimSpace(r.PostForm.Get("action_type"))
 	if companyID == "" {
-		return "", "", invalidf("company_id is required")
+		return "", "", web.Invalidf("company_id is required")
 	}
 	if _, err := store.LookupActionType(actionType); err != nil {
-		return "", "", invalidf("action_type must be a known suggestion type")
+		return "", "", web.Invalidf("action_type must be a known suggestion type")
 	}
 	return companyID, actionType, nil
 }
@@ -200,7 +201,7 @@ func (s *Console) decideSuggestion(w http.ResponseWriter, r *http.Request, snooz
 	if snooze {
 		days, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("days")))
 		if err != nil || days < 1 || days > maxSnoozeDays {
-			s.renderError(w, r, invalidf("days must be a whole number from 1 to %d", maxSnoozeDays))
+			s.renderError(w, r, web.Invalidf("days must be a whole number from 1 to %d", maxSnoozeDays))
 			return
 		}
 		until = s.db.Now().AddDate(0, 0, days)

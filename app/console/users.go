@@ -8,6 +8,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/technifold/technifold/app/web"
 	"github.com/technifold/technifold/store"
 )
 
@@ -59,12 +60,12 @@ func (s *Console) handleUserCreate(w http.ResponseWriter, r *http.Request, _ htt
 		return
 	}
 	if err != nil {
-		if statusOf(err) >= 500 {
+		if web.StatusOf(err) >= 500 {
 			s.renderError(w, r, err)
 			return
 		}
 		page.Email, page.Role, page.Message = email, role, store.ErrorMessage(err)
-		s.render(w, r, statusOf(err), pageUsers, "Users", page)
+		s.render(w, r, web.StatusOf(err), pageUsers, "Users", page)
 		return
 	}
 	page.Created = &user
